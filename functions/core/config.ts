@@ -1,0 +1,71 @@
+/**
+ * The broker's configuration as the functions receive it: environment variables set by the CDK
+ * construct (or by the local runtime). Parsed strictly; a wrong value names the variable.
+ */
+import { InvalidRequestError } from './errors.js';
+import { resolveHubBaseUrl } from './hub/environments.js';
+import { type BrokerSettings, resolveSettings } from './settings.js';
+
+export const ENV = {
+  tableName: 'TOKENS_TABLE_NAME',
+  hub: 'ZAIKIO_HUB',
+  clients: 'ZAIKIO_CLIENTS',
+  defaultClient: 'ZAIKIO_DEFAULT_CLIENT',
+  settings: 'BROKER_SETTINGS',
+  refreshQueueUrl: 'REFRESH_QUEUE_URL',
+} as const;
+
+export interface BrokerConfig {
+  readonly tableName: string;
+  /** Resolved base URL of the Hub. */
+  readonly hubBaseUrl: string;
+  /** App name → Secrets Manager secret id. */
+  readonly clients: Readonly<Record<string, string>>;
+  readonly defaultClient: string | undefined;
+  readonly settings: BrokerSettings;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') {
+    throw new InvalidRequestError('invalid_request', `environment variable ${name} is not set`);
+  }
+  return value;
+}
+
+function jsonObject(env: Env, name: string, fallback: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(env[name] ?? fallback);
+  } catch {
+    throw new InvalidRequestError('invalid_request', `environment variable ${name} is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidRequestError('invalid_request', `environment variable ${name} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function loadConfig(env: Env = process.env): BrokerConfig {
+  const clients = jsonObject(env, ENV.clients, required(env, ENV.clients));
+  for (const [name, secretId] of Object.entries(clients)) {
+    if (typeof secretId !== 'string' || secretId === '') {
+      throw new InvalidRequestError('invalid_request', `${ENV.clients}: client "${name}" needs a secret id`);
+    }
+  }
+  const settings = jsonObject(env, ENV.settings, '{}');
+  for (const [name, value] of Object.entries(settings)) {
+    if (typeof value !== 'number') {
+      throw new InvalidRequestError('invalid_request', `${ENV.settings}: ${name} must be a number`);
+    }
+  }
+  return {
+    tableName: required(env, ENV.tableName),
+    hubBaseUrl: resolveHubBaseUrl(env[ENV.hub] ?? 'production'),
+    clients: clients as Record<string, string>,
+    defaultClient: env[ENV.defaultClient] || undefined,
+    settings: resolveSettings(settings as Partial<BrokerSettings>),
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * Turns one HTTP answer of the token endpoint into a validated HubToken or a typed error.
+ * Pure: no I/O, the clock is an argument, so every shape the Hub may send is testable alone.
+ */
+import {
+  type BrokerError,
+  HubUnavailableError,
+  InvalidClientError,
+  InvalidGrantError,
+  InvalidRequestError,
+  RateLimitedError,
+  ScopeNotGrantedError,
+} from '../errors.js';
+import { fullScope, missingScopes, parseGrantedScopes, type ScopeSet } from '../scopes.js';
+import { readUnverifiedClaims } from './jwt.js';
+import type { HubToken } from './token.js';
+
+export interface HubHttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: string;
+}
+
+/** Hub scope codes that mean our request was malformed rather than not granted. */
+const MALFORMED_SCOPE_CODES = new Set(['malformed_scope', 'different_bearer_types', 'different_bearer_ids']);
+/** Used when a 429 names no reset time. */
+const DEFAULT_RATE_LIMIT_WAIT_MS = 5_000;
+/** Hub codes are short snake_case words; anything else is not echoed into our messages. */
+const HUB_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+
+export function processTokenResponse(response: HubHttpResponse, requested: ScopeSet, now: number): HubToken {
+  if (response.status >= 200 && response.status < 300) return parseSuccess(response, requested, now);
+  throw errorFromResponse(response, requested, now);
+}
+
+function invalid(message: string, status: number): HubUnavailableError {
+  return new HubUnavailableError(
+    'hub_invalid_response',
+    `the Zaikio Hub sent an unusable token response: ${message}`,
+    { hubStatus: status },
+  );
+}
+
+function parseJsonObject(body: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(body);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseSuccess(response: HubHttpResponse, requested: ScopeSet, now: number): HubToken {
+  const { status } = response;
+  const json = parseJsonObject(response.body);
+  if (json === undefined) throw invalid('the body is not a JSON object', status);
+  const { access_token, token_type, refresh_token, expires_in, scope, bearer } = json;
+  if (typeof access_token !== 'string' || access_token === '')
+    throw invalid('access_token is missing', status);
+  if (typeof token_type !== 'string' || token_type.toLowerCase() !== 'bearer') {
+    throw invalid('token_type is missing or not "bearer"', status);
+  }
+  if (refresh_token !== undefined && refresh_token !== null && typeof refresh_token !== 'string') {
+    throw invalid('refresh_token is not a string', status);
+  }
+  assertBearerMatches(bearer, requested, status);
+
+  const claims = readUnverifiedClaims(access_token);
+  const expiresAt = computeExpiry(expires_in, claims?.exp, now, status);
+
+  const grantedSource = typeof scope === 'string' || isStringArray(scope) ? scope : claims?.scope;
+  if (grantedSource === undefined) throw invalid('scope is missing', status);
+  const grantedScopes = parseGrantedScopes(requested.bearer, grantedSource);
+  const missing = missingScopes(requested.scopes, grantedScopes);
+  if (missing.length > 0) {
+    throw new ScopeNotGrantedError(
+      'partial_grant',
+      `the Zaikio Hub granted only some of the requested scopes; missing: ${missing
+        .map((s) => fullScope(requested.bearer, s))
+        .join(
+          ', ',
+        )}. Ask the ${requested.bearer.type.toLowerCase()} to grant them to the app, or request fewer`,
+      { missingScopes: missing.map((s) => fullScope(requested.bearer, s)), hubStatus: status },
+    );
+  }
+  return {
+    accessToken: access_token,
+    tokenType: 'Bearer',
+    grantedScopes,
+    bearer: requested.bearer,
+    issuedAt: now,
+    expiresAt,
+    ...(typeof refresh_token === 'string' && refresh_token !== '' ? { refreshToken: refresh_token } : {}),
+  };
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+function assertBearerMatches(bearer: unknown, requested: ScopeSet, status: number): void {
+  if (bearer === undefined || bearer === null) return;
+  if (typeof bearer !== 'object') throw invalid('bearer is not an object', status);
+  const { id, type } = bearer as Record<string, unknown>;
+  if (id !== requested.bearer.id || (type !== undefined && type !== requested.bearer.type)) {
+    throw invalid('the token was issued for another bearer than requested', status);
+  }
+}
+
+/**
+ * `expires_in` is integer seconds in practice, an ISO-8601 timestamp in one old example; the JWT's
+ * `exp` is a second opinion. The earlier of the two wins, so we never trust a token longer than
+ * either source says.
+ */
+function computeExpiry(expiresIn: unknown, jwtExp: number | undefined, now: number, status: number): number {
+  let fromResponse: number | undefined;
+  if (typeof expiresIn === 'number') {
+    if (!Number.isFinite(expiresIn) || expiresIn <= 0)
+      throw invalid('expires_in is not a positive number', status);
+    fromResponse = now + expiresIn * 1000;
+  } else if (typeof expiresIn === 'string') {
+    if (/^\d+$/.test(expiresIn)) {
+      fromResponse = now + Number(expiresIn) * 1000;
+    } else {
+      const at = Date.parse(expiresIn);
+      if (Number.isNaN(at) || !/^\d{4}-\d{2}-\d{2}T/.test(expiresIn)) {
+        throw invalid('expires_in is neither seconds nor an ISO-8601 timestamp', status);
+      }
+      fromResponse = at;
+    }
+  } else if (expiresIn !== undefined && expiresIn !== null) {
+    throw invalid('expires_in is neither seconds nor an ISO-8601 timestamp', status);
+  }
+  const fromJwt = jwtExp === undefined ? undefined : jwtExp * 1000;
+  const candidates = [fromResponse, fromJwt].filter((value): value is number => value !== undefined);
+  if (candidates.length === 0) throw invalid('expires_in is missing and the token carries no exp', status);
+  const expiresAt = Math.min(...candidates);
+  if (expiresAt <= now) throw invalid('the token is already expired', status);
+  return expiresAt;
+}
+
+function header(response: HubHttpResponse, name: string): string | undefined {
+  const value = response.headers[name] ?? response.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** RateLimit-Reset: a UNIX timestamp at Zaikio, delta seconds in the IETF draft; Retry-After: seconds or a date. */
+export function retryTimeFrom(response: HubHttpResponse, now: number): number {
+  const reset = header(response, 'ratelimit-reset');
+  if (reset !== undefined && /^\d+(\.\d+)?$/.test(reset.trim())) {
+    const seconds = Number(reset);
+    // Anything this large is an absolute time: 10^9 s is in 2001.
+    return seconds > 1e9 ? Math.max(now, seconds * 1000) : now + seconds * 1000;
+  }
+  const retryAfter = header(response, 'retry-after');
+  if (retryAfter !== undefined) {
+    if (/^\d+$/.test(retryAfter.trim())) return now + Number(retryAfter) * 1000;
+    const at = Date.parse(retryAfter);
+    if (!Number.isNaN(at)) return Math.max(now, at);
+  }
+  return now + DEFAULT_RATE_LIMIT_WAIT_MS;
+}
+
+/** Collects scope codes from `{"errors": {"scopes": [...], ...}}`, keeping only code-shaped strings. */
+function scopeCodes(json: Record<string, unknown> | undefined): string[] {
+  const errors = json?.errors;
+  if (typeof errors !== 'object' || errors === null) return [];
+  const values = Array.isArray(errors) ? errors : Object.values(errors);
+  return values.flat().filter((code): code is string => typeof code === 'string' && HUB_CODE.test(code));
+}
+
+function errorFromResponse(response: HubHttpResponse, requested: ScopeSet, now: number): BrokerError {
+  const { status } = response;
+  const json = parseJsonObject(response.body);
+  const error = typeof json?.error === 'string' && HUB_CODE.test(json.error) ? json.error : undefined;
+  const codes = scopeCodes(json);
+  const details = { hubStatus: status, ...(codes.length > 0 ? { hubCodes: codes } : {}) };
+
+  if (status === 429) {
+    const retryAt = new Date(retryTimeFrom(response, now));
+    return new RateLimitedError(
+      `the Zaikio Hub rate-limited the app; retry after ${retryAt.toISOString()}`,
+      retryAt,
+      details,
+    );
+  }
+  if (
+    error === 'invalid_client' ||
+    error === 'unauthorized_client' ||
+    (status === 401 && codes.length === 0)
+  ) {
+    return new InvalidClientError(
+      'invalid_client',
+      'the Zaikio Hub refused the app credentials; check clientId and clientSecret in the secret ' +
+        'and that the app is an OAuth confidential app',
+      details,
+    );
+  }
+  if (error === 'invalid_grant') {
+    return new InvalidGrantError('the Zaikio Hub refused the refresh token', details);
+  }
+  if (codes.length > 0 || error === 'invalid_scope') {
+    const hubCodes = codes.length > 0 ? codes : ['invalid_scope'];
+    if (hubCodes.every((code) => MALFORMED_SCOPE_CODES.has(code))) {
+      return new InvalidRequestError(
+        'malformed_scope',
+        `the Zaikio Hub rejected the scope as malformed (${hubCodes.join(', ')})`,
+        { ...details, hubCodes },
+      );
+    }
+    const scopes = requested.scopes.map((scope) => fullScope(requested.bearer, scope));
+    return new ScopeNotGrantedError(
+      'scope_not_granted',
+      `the Zaikio Hub refused the scopes (${hubCodes.join(', ')}); the ${requested.bearer.type.toLowerCase()} ` +
+        'must connect the app and grant the scopes first',
+      { ...details, hubCodes, missingScopes: scopes },
+    );
+  }
+  if (error === 'invalid_request' || error === 'unsupported_grant_type') {
+    return new InvalidRequestError(
+      'invalid_request',
+      `the Zaikio Hub rejected the token request (${error})`,
+      details,
+    );
+  }
+  if (status >= 500 || status === 408) {
+    return new HubUnavailableError(
+      'hub_unavailable',
+      `the Zaikio Hub is unavailable (HTTP ${status}); try again shortly`,
+      details,
+    );
+  }
+  return invalid(`unexpected HTTP ${status}${error === undefined ? '' : ` (${error})`}`, status);
+}

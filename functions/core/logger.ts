@@ -1,0 +1,18 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+
+/**
+ * Structured JSON logs. Callers log keys, outcomes, codes and durations, never a token or secret:
+ * nothing here redacts, so nothing secret may be passed in (test/secrets-in-logs.test.ts checks).
+ */
+export function createLogger(serviceName = 'zaikio-token-broker'): Logger {
+  return new Logger({ serviceName });
+}
+
+/** The loggable parts of any error: its class, code and message (which never carry secrets). */
+export function describeError(error: unknown): { errorType: string; code?: string; message: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { errorType: error.name, ...(typeof code === 'string' ? { code } : {}), message: error.message };
+  }
+  return { errorType: 'unknown', message: 'a non-Error value was thrown' };
+}

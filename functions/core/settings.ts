@@ -1,0 +1,95 @@
+/**
+ * Every tunable of the broker, with its default, in one place. Components take the resolved
+ * settings; nothing else invents a default.
+ */
+import { InvalidRequestError } from './errors.js';
+
+export interface BrokerSettings {
+  /** A token is never handed out if it expires within this many seconds. */
+  readonly minValiditySeconds: number;
+  /**
+   * How long a mint or refresh may hold a key. Longer than the Hub deadline, so a live holder never
+   * loses its lease; short enough that a crashed holder blocks others only briefly.
+   */
+  readonly leaseDurationMs: number;
+  /** Total time for one Hub exchange, retries included. */
+  readonly hubDeadlineMs: number;
+  /** How long a recorded permanent refusal is answered from the item without asking the Hub again. */
+  readonly negativeCacheMs: number;
+  /** Refresh once the remaining lifetime falls under max(refreshAheadMs, refreshLifetimeFraction × lifetime). */
+  readonly refreshAheadMs: number;
+  readonly refreshLifetimeFraction: number;
+  /** Up to this much earlier, at random, so a fleet minted together does not refresh together. */
+  readonly refreshJitterMs: number;
+  /** Partitions of the "due" index; the sweeper queries each. More shards spread a large fleet's writes. */
+  readonly dueShards: number;
+  /** A token nobody asked for in this long stops being refreshed. */
+  readonly idleAfterMs: number;
+  /** Use is recorded at most once per key per this interval, so reads stay cheap. */
+  readonly usageRecordIntervalMs: number;
+  /** DynamoDB deletes an item this long after its last recorded use (TTL). */
+  readonly purgeAfterMs: number;
+  /** Backoff after transient refresh failures: base × 2^(failures-1), capped, with full jitter. */
+  readonly failureBackoffBaseMs: number;
+  readonly failureBackoffMaxMs: number;
+  /** How long Secrets Manager values are cached in a container. */
+  readonly secretMaxAgeSeconds: number;
+}
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+export const DEFAULT_SETTINGS: BrokerSettings = {
+  minValiditySeconds: 60,
+  leaseDurationMs: 25_000,
+  hubDeadlineMs: 15_000,
+  negativeCacheMs: MINUTE,
+  // Two schedule intervals: with a one-minute sweep a token is picked up at most a minute late and
+  // still has a minute left, the default minimum validity. See docs/refresh.md.
+  refreshAheadMs: 2 * MINUTE,
+  refreshLifetimeFraction: 0.1,
+  refreshJitterMs: 30_000,
+  dueShards: 8,
+  idleAfterMs: 7 * DAY,
+  usageRecordIntervalMs: 60 * MINUTE,
+  purgeAfterMs: 30 * DAY,
+  failureBackoffBaseMs: 30_000,
+  failureBackoffMaxMs: 15 * MINUTE,
+  secretMaxAgeSeconds: 300,
+};
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new InvalidRequestError('invalid_request', `invalid setting: ${message}`);
+}
+
+export function resolveSettings(overrides: Partial<BrokerSettings> = {}): BrokerSettings {
+  const settings: BrokerSettings = { ...DEFAULT_SETTINGS, ...overrides };
+  for (const [name, value] of Object.entries(settings)) {
+    check(Number.isFinite(value) && value >= 0, `${name} must be a finite number >= 0`);
+  }
+  check(settings.leaseDurationMs > settings.hubDeadlineMs, 'leaseDurationMs must exceed hubDeadlineMs');
+  check(settings.refreshLifetimeFraction < 1, 'refreshLifetimeFraction must be below 1');
+  check(Number.isInteger(settings.dueShards) && settings.dueShards >= 1, 'dueShards must be an integer >= 1');
+  return settings;
+}
+
+/**
+ * When a token should next be refreshed: computed once, at write time, as an absolute time.
+ * `random` is in [0, 1).
+ */
+export function refreshDueAt(
+  token: { readonly issuedAt: number; readonly expiresAt: number },
+  settings: BrokerSettings,
+  random: () => number,
+): number {
+  const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
+  const window = Math.max(settings.refreshAheadMs, settings.refreshLifetimeFraction * lifetime);
+  const jitter = random() * Math.min(settings.refreshJitterMs, lifetime / 10);
+  return Math.max(token.issuedAt, Math.floor(token.expiresAt - window - jitter));
+}
+
+/** Exponential backoff with full jitter for the n-th consecutive failure (n >= 1). */
+export function failureBackoffMs(failures: number, settings: BrokerSettings, random: () => number): number {
+  const ceiling = Math.min(settings.failureBackoffMaxMs, settings.failureBackoffBaseMs * 2 ** (failures - 1));
+  return Math.floor(random() * ceiling);
+}

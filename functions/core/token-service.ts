@@ -1,0 +1,246 @@
+/**
+ * Get-or-mint: the one path by which a caller gets a token for a key.
+ *
+ * 1. A stored token valid beyond the caller's minimum validity is served as it is.
+ * 2. Otherwise one caller, across all containers, takes the key's lease and mints; the others wait
+ *    on the lease and then read the winner's token.
+ * 3. When the Hub fails, a stored token that is still good enough is served, and nothing good is
+ *    ever overwritten. Permanent refusals are recorded and answered from the item for a while.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock, Sleep } from './clock.js';
+import type { CredentialsProvider } from './credentials.js';
+import {
+  BrokerError,
+  HubUnavailableError,
+  InvalidRequestError,
+  RateLimitedError,
+  reviveError,
+  ScopeNotGrantedError,
+} from './errors.js';
+import type { TokenFetcher } from './fetcher.js';
+import type { Bearer, ScopeSet } from './scopes.js';
+import { type BrokerSettings, failureBackoffMs } from './settings.js';
+import { tokenKey } from './store/key.js';
+import { isUsable, type TokenRecord } from './store/record.js';
+import type { Lease, TokenStore } from './store/token-store.js';
+
+export interface TokenRequest {
+  readonly scopes: ScopeSet;
+  /** App name; the default app when omitted. */
+  readonly client?: string | undefined;
+  /** @default settings.minValiditySeconds (60) */
+  readonly minValiditySeconds?: number | undefined;
+  /** Mint anew even though the stored token looks valid: an API rejected it. */
+  readonly forceRefresh?: boolean | undefined;
+}
+
+export interface IssuedToken {
+  readonly accessToken: string;
+  readonly tokenType: 'Bearer';
+  /** Epoch ms. */
+  readonly expiresAt: number;
+  readonly scopes: readonly string[];
+  readonly bearer: Bearer;
+}
+
+/** How the token was obtained, for logs and metrics. */
+export type TokenOutcome = 'stored' | 'minted' | 'waited' | 'stale-served';
+
+export interface TokenServiceOptions {
+  readonly store: TokenStore;
+  readonly fetcher: TokenFetcher;
+  readonly credentials: CredentialsProvider;
+  readonly settings: BrokerSettings;
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+  readonly random?: () => number;
+  /** Identifies this container's leases. @default a random UUID */
+  readonly ownerId?: string;
+}
+
+/** The first poll of a held lease; polls slow down by half each time up to the ceiling. */
+const LEASE_POLL_FIRST_MS = 50;
+const LEASE_POLL_MAX_MS = 500;
+/** Tokens older than this are far beyond what any caller may ask as minimum validity. */
+const MAX_MIN_VALIDITY_SECONDS = 3600;
+
+export class TokenService {
+  readonly #options: TokenServiceOptions;
+  readonly #random: () => number;
+  readonly #ownerId: string;
+
+  constructor(options: TokenServiceOptions) {
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+    this.#ownerId = options.ownerId ?? randomUUID();
+  }
+
+  async getToken(request: TokenRequest): Promise<{ token: IssuedToken; outcome: TokenOutcome }> {
+    const { store, credentials, settings, clock, sleep } = this.#options;
+    const client = credentials.resolveClient(request.client);
+    const minValidityMs = this.#minValiditySeconds(request) * 1000;
+    const key = tokenKey(client, request.scopes);
+    const startedAt = clock();
+    const waitUntil = startedAt + settings.leaseDurationMs + LEASE_POLL_MAX_MS;
+
+    let record = await store.get(key, { consistent: true });
+    // A forced refresh rejects the version the caller saw, not whatever another caller mints meanwhile.
+    const rejectedVersion = request.forceRefresh === true ? (record?.version ?? -1) : undefined;
+    const servable = (candidate: TokenRecord | undefined): boolean =>
+      isUsable(candidate, clock(), minValidityMs) && candidate?.version !== rejectedVersion;
+
+    let waited = false;
+    let pollMs = LEASE_POLL_FIRST_MS;
+    for (;;) {
+      if (servable(record)) {
+        await store.recordUse(key).catch(() => false);
+        return { token: issued(record, request.scopes.bearer), outcome: waited ? 'waited' : 'stored' };
+      }
+      this.#throwRecordedFailure(record, request, startedAt);
+
+      const now = clock();
+      if (record?.leaseOwner !== undefined && (record.leaseExpiresAt ?? 0) >= now) {
+        if (now >= waitUntil) {
+          throw new HubUnavailableError(
+            'lease_wait_timeout',
+            'another mint of this token did not finish in time; try again shortly',
+          );
+        }
+        waited = true;
+        await sleep(pollMs);
+        pollMs = Math.min(LEASE_POLL_MAX_MS, pollMs * 1.5);
+        record = await store.get(key, { consistent: true });
+        continue;
+      }
+
+      const identity = { client, bearer: key.pk, scopes: request.scopes.scopes };
+      const lease = await store.acquireLease(key, identity, `${this.#ownerId}:${randomUUID()}`);
+      if (lease === undefined) {
+        record = await store.get(key, { consistent: true });
+        continue;
+      }
+      if (servable(lease.record)) {
+        await store.releaseLease(lease);
+        return { token: issued(lease.record, request.scopes.bearer), outcome: waited ? 'waited' : 'stored' };
+      }
+      return this.#mint(lease, client, request, minValidityMs, servable);
+    }
+  }
+
+  async #mint(
+    lease: Lease,
+    client: string,
+    request: TokenRequest,
+    minValidityMs: number,
+    servable: (record: TokenRecord | undefined) => boolean,
+  ): Promise<{ token: IssuedToken; outcome: TokenOutcome }> {
+    const { store, fetcher, settings, clock } = this.#options;
+    const { record } = lease;
+    const now = clock();
+    const refreshToken =
+      record.refreshToken !== undefined && (record.refreshTokenExpiresAt ?? 0) > now
+        ? record.refreshToken
+        : undefined;
+    let fetched: Awaited<ReturnType<TokenFetcher['fetch']>>;
+    try {
+      fetched = await fetcher.fetch({
+        client,
+        scopes: request.scopes,
+        refreshToken,
+        deadlineAt: now + settings.hubDeadlineMs,
+      });
+    } catch (error) {
+      if (!(error instanceof BrokerError)) {
+        await store.releaseLease(lease);
+        throw error;
+      }
+      await this.#recordFailure(lease, error);
+      // Rule 3: the Hub failed, but the stored token may still be good enough for this caller.
+      if (!(error instanceof ScopeNotGrantedError) && servable(record)) {
+        return { token: issued(record, request.scopes.bearer), outcome: 'stale-served' };
+      }
+      throw error;
+    }
+    const { token } = fetched;
+    await store.saveToken(lease, token, { requested: true });
+    if (token.expiresAt - clock() < minValidityMs) {
+      throw new InvalidRequestError(
+        'invalid_request',
+        `the Zaikio Hub issues tokens valid for ${Math.round((token.expiresAt - token.issuedAt) / 1000)} s, ` +
+          'less than the requested minValiditySeconds; ask for less',
+      );
+    }
+    return {
+      token: {
+        accessToken: token.accessToken,
+        tokenType: token.tokenType,
+        expiresAt: token.expiresAt,
+        scopes: token.grantedScopes,
+        bearer: token.bearer,
+      },
+      outcome: 'minted',
+    };
+  }
+
+  async #recordFailure(lease: Lease, error: BrokerError): Promise<void> {
+    const { store, settings, clock } = this.#options;
+    if (error instanceof ScopeNotGrantedError) {
+      await store.recordFailure(lease, { error, status: 'revoked' });
+      return;
+    }
+    const now = clock();
+    let nextAttemptAt = now + failureBackoffMs(lease.record.failureCount + 1, settings, this.#random);
+    if (error instanceof RateLimitedError) nextAttemptAt = Math.max(nextAttemptAt, error.retryAt.getTime());
+    await store.recordFailure(lease, { error, status: 'failing', nextAttemptAt });
+  }
+
+  /**
+   * Answers from the item instead of asking the Hub again: a recent permanent refusal (unless the
+   * caller forces), a rate limit still in force, or a failure that happened while we waited.
+   */
+  #throwRecordedFailure(record: TokenRecord | undefined, request: TokenRequest, startedAt: number): void {
+    const lastError = record?.lastError;
+    if (record === undefined || lastError === undefined) return;
+    const now = this.#options.clock();
+    const revived = () =>
+      reviveError({
+        errorType: lastError.errorType,
+        code: lastError.code,
+        message: lastError.message,
+        details: {
+          ...(lastError.hubCodes === undefined ? {} : { hubCodes: lastError.hubCodes }),
+          ...(lastError.missingScopes === undefined ? {} : { missingScopes: lastError.missingScopes }),
+          ...(lastError.retryAt === undefined ? {} : { retryAt: new Date(lastError.retryAt).toISOString() }),
+        },
+      });
+    if (lastError.at >= startedAt) throw revived();
+    if (request.forceRefresh === true) return;
+    if (record.status === 'revoked' && now - lastError.at < this.#options.settings.negativeCacheMs)
+      throw revived();
+    if (lastError.retryAt !== undefined && lastError.retryAt > now) throw revived();
+  }
+
+  #minValiditySeconds(request: TokenRequest): number {
+    const value = request.minValiditySeconds ?? this.#options.settings.minValiditySeconds;
+    if (!Number.isInteger(value) || value < 0 || value > MAX_MIN_VALIDITY_SECONDS) {
+      throw new InvalidRequestError(
+        'invalid_request',
+        `minValiditySeconds must be a whole number from 0 to ${MAX_MIN_VALIDITY_SECONDS}`,
+      );
+    }
+    return value;
+  }
+}
+
+function issued(record: TokenRecord | undefined, bearer: Bearer): IssuedToken {
+  const token = record?.token;
+  if (token === undefined) throw new Error('unreachable: servable record without token');
+  return {
+    accessToken: token.accessToken,
+    tokenType: token.tokenType,
+    expiresAt: token.expiresAt,
+    scopes: token.grantedScopes,
+    bearer,
+  };
+}
