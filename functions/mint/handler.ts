@@ -8,6 +8,7 @@ import { loadConfig } from '../core/config.js';
 import { BrokerError, HubUnavailableError } from '../core/errors.js';
 import { createLogger, describeError } from '../core/logger.js';
 import { describeKey, tokenKey } from '../core/store/key.js';
+import { toWireError } from '../core/wire-error.js';
 import { type MintResponse, mintResponse, parseMintRequest } from './payload.js';
 
 export function createMintHandler(
@@ -26,16 +27,19 @@ export function createMintHandler(
       return mintResponse(token);
     } catch (error) {
       logger.warn('token request failed', { key, durationMs: clock() - startedAt, ...describeError(error) });
-      if (error instanceof BrokerError) throw error;
       // DynamoDB or another dependency failed: still one of the documented error types.
-      throw new HubUnavailableError(
-        'store_unavailable',
-        'the broker could not serve this request now; try again',
-        {},
-        {
-          cause: error,
-        },
-      );
+      const brokerError =
+        error instanceof BrokerError
+          ? error
+          : new HubUnavailableError(
+              'store_unavailable',
+              'the broker could not serve this request now; try again',
+              {},
+              {
+                cause: error,
+              },
+            );
+      throw toWireError(brokerError);
     }
   };
 }
