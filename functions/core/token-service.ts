@@ -85,6 +85,7 @@ export class TokenService {
     const waitUntil = startedAt + settings.leaseDurationMs + LEASE_POLL_MAX_MS;
 
     let record = await store.get(key, { consistent: true });
+    const failuresAtStart = record?.failureCount ?? 0;
     // A forced refresh rejects the version the caller saw, not whatever another caller mints meanwhile.
     const rejectedVersion = request.forceRefresh === true ? (record?.version ?? -1) : undefined;
     const servable = (candidate: TokenRecord | undefined): boolean =>
@@ -97,7 +98,7 @@ export class TokenService {
         await store.recordUse(key).catch(() => false);
         return { token: issued(record, request.scopes.bearer), outcome: waited ? 'waited' : 'stored' };
       }
-      this.#throwRecordedFailure(record, request, startedAt);
+      this.#throwRecordedFailure(record, request, failuresAtStart);
 
       const now = clock();
       if (record?.leaseOwner !== undefined && (record.leaseExpiresAt ?? 0) >= now) {
@@ -199,7 +200,7 @@ export class TokenService {
    * Answers from the item instead of asking the Hub again: a recent permanent refusal (unless the
    * caller forces), a rate limit still in force, or a failure that happened while we waited.
    */
-  #throwRecordedFailure(record: TokenRecord | undefined, request: TokenRequest, startedAt: number): void {
+  #throwRecordedFailure(record: TokenRecord | undefined, request: TokenRequest, failuresAtStart: number): void {
     const lastError = record?.lastError;
     if (record === undefined || lastError === undefined) return;
     const now = this.#options.clock();
@@ -214,7 +215,8 @@ export class TokenService {
           ...(lastError.retryAt === undefined ? {} : { retryAt: new Date(lastError.retryAt).toISOString() }),
         },
       });
-    if (lastError.at >= startedAt) throw revived();
+    // Another container's attempt failed while we waited on its lease: share its answer.
+    if (record.failureCount > failuresAtStart) throw revived();
     if (request.forceRefresh === true) return;
     if (record.status === 'revoked' && now - lastError.at < this.#options.settings.negativeCacheMs)
       throw revived();

@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Broker } from '../../functions/core/broker.js';
+import { parseScopeString } from '../../functions/core/scopes.js';
+import { tokenKey } from '../../functions/core/store/key.js';
+import { fromWire } from '../../functions/core/wire-error.js';
+import { createMintHandler } from '../../functions/mint/handler.js';
+import type { MintResponse } from '../../functions/mint/payload.js';
+import { CLIENT_ID, CLIENT_SECRET, type Harness, ORG, OTHER_ORG, startHarness } from '../support/harness.js';
+import { silentLogger } from '../support/logs.js';
+
+const SCOPE = `Org/${ORG}.zaikio.organization.r,Org/${ORG}.warehouse.items.r`;
+const KEY = tokenKey('default', parseScopeString(SCOPE));
+
+/** Calls the handler and turns a wire error back into the typed error the consumer would see. */
+async function invoke(
+  handler: (event: unknown) => Promise<MintResponse>,
+  event: unknown,
+): Promise<MintResponse> {
+  try {
+    return await handler(event);
+  } catch (error) {
+    if (error instanceof Error) throw fromWire(error.name, error.message);
+    throw error;
+  }
+}
+
+describe('mint handler against dynalite and the Hub simulator', () => {
+  let harness: Harness;
+  let now: number;
+  let day = 0;
+  let broker: Broker;
+  let mint: (event: unknown) => Promise<MintResponse>;
+
+  beforeAll(async () => {
+    harness = await startHarness({ hub: { clock: () => now } });
+  });
+  afterAll(async () => harness.stop());
+  beforeEach(() => {
+    // Each test a day later than the last, so tokens stored by earlier tests have expired.
+    day += 1;
+    now = Date.parse('2026-11-28T12:00:00Z') + day * 86_400_000;
+    harness.hub.clearFaults();
+    harness.hub.resetCounts();
+    broker = harness.broker({ clock: () => now, hub: { backoffBaseMs: 5 } });
+    mint = createMintHandler(() => broker, silentLogger());
+  });
+
+  /** A newly granted organization, so the test starts without a stored token. */
+  async function freshKeyEvent(): Promise<{ scope: string }> {
+    const org = randomUUID();
+    harness.hub.grant({ bearer: `Org/${org}`, scopes: ['warehouse.items.rw', 'zaikio.organization.r'] });
+    return { scope: `Org/${org}.warehouse.items.r,Org/${org}.zaikio.organization.r` };
+  }
+
+  it('mints once, answers the documented response, and reuses the stored token', async () => {
+    const first = await invoke(mint, { scope: SCOPE });
+    expect(first).toMatchObject({
+      tokenType: 'Bearer',
+      scopes: ['warehouse.items.r', 'zaikio.organization.r'],
+      bearer: { type: 'Organization', id: ORG },
+    });
+    // The JWT's exp (whole seconds) is the second opinion, so the expiry is at most a second earlier.
+    expect(Date.parse(first.expiresAt)).toBeLessThanOrEqual(now + 600_000);
+    expect(Date.parse(first.expiresAt)).toBeGreaterThan(now + 599_000);
+    expect(first.accessToken.split('.')).toHaveLength(3);
+
+    const second = await invoke(mint, {
+      organizationId: ORG,
+      scopes: ['warehouse.items.r', 'zaikio.organization.r'],
+    });
+    expect(second.accessToken).toBe(first.accessToken);
+    expect(harness.hub.count()).toBe(1);
+  });
+
+  it('mints again with the refresh token once the stored token is within the minimum validity', async () => {
+    const event = await freshKeyEvent();
+    const first = await invoke(mint, event);
+    now += 600_000 - 59_000;
+    const second = await invoke(mint, event);
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(harness.hub.count({ grantType: 'refresh_token' })).toBe(1);
+    expect(harness.hub.count({ grantType: 'client_credentials' })).toBe(1);
+    // A caller asking for less validity still gets the new token, not a new mint.
+    await invoke(mint, { ...event, minValiditySeconds: 0 });
+    expect(harness.hub.count()).toBe(2);
+  });
+
+  it('forceRefresh mints a new token even though the stored one is valid', async () => {
+    const event = await freshKeyEvent();
+    const first = await invoke(mint, event);
+    const forced = await invoke(mint, { ...event, forceRefresh: true });
+    expect(forced.accessToken).not.toBe(first.accessToken);
+    expect(harness.hub.count()).toBe(2);
+  });
+
+  it('keeps the stored token through every kind of Hub failure', async () => {
+    const event = await freshKeyEvent();
+    const good = await invoke(mint, event);
+    const key = tokenKey('default', parseScopeString(event.scope));
+    const faults = [
+      { kind: 'status', status: 503 },
+      { kind: 'nonJson' },
+      { kind: 'missingField', field: 'access_token' },
+      { kind: 'reset' },
+      { kind: 'invalidClient' },
+    ] as const;
+    for (const fault of faults) {
+      harness.hub.clearFaults();
+      harness.hub.inject({ fault });
+      await expect(invoke(mint, { ...event, forceRefresh: true })).rejects.toThrow();
+      const stored = await broker.store.get(key, { consistent: true });
+      expect(stored?.token?.accessToken, fault.kind).toBe(good.accessToken);
+      expect(stored?.status, fault.kind).toBe('failing');
+      expect(stored?.leaseOwner, fault.kind).toBeUndefined();
+    }
+    harness.hub.clearFaults();
+    // Without force, the still-valid token is served, and the Hub is not asked.
+    const before = harness.hub.count();
+    expect((await invoke(mint, event)).accessToken).toBe(good.accessToken);
+    expect(harness.hub.count()).toBe(before);
+  });
+
+  it('reports each Hub failure with its documented error type', async () => {
+    const cases = [
+      [{ kind: 'status', status: 502 }, 'HubUnavailableError'],
+      [{ kind: 'rateLimited', resetInSeconds: 120 }, 'RateLimitedError'],
+      [{ kind: 'invalidClient' }, 'InvalidClientError'],
+      [{ kind: 'partialGrant', drop: ['warehouse.items.r'] }, 'ScopeNotGrantedError'],
+      [{ kind: 'nonJson' }, 'HubUnavailableError'],
+    ] as const;
+    for (const [fault, errorType] of cases) {
+      harness.hub.clearFaults();
+      harness.hub.inject({ fault });
+      const event = {
+        organizationId: ORG,
+        scopes: ['warehouse.items.r', `zaikio.organization.r`],
+        forceRefresh: true,
+      };
+      const error = await invoke(mint, event).catch((caught: unknown) => caught);
+      expect(error, fault.kind).toBeInstanceOf(Error);
+      expect((error as Error).name, fault.kind).toBe(errorType);
+    }
+  });
+
+  it('refuses an organization that has not granted the scopes, and answers repeats from the item', async () => {
+    const event = { organizationId: OTHER_ORG, scopes: ['warehouse.items.r'] };
+    const error = await invoke(mint, event).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      name: 'ScopeNotGrantedError',
+      code: 'scope_not_granted',
+      details: { hubCodes: ['bearer_does_not_exist'], missingScopes: [`Org/${OTHER_ORG}.warehouse.items.r`] },
+    });
+    await expect(invoke(mint, event)).rejects.toMatchObject({ name: 'ScopeNotGrantedError' });
+    expect(harness.hub.count()).toBe(1);
+    // After the negative-cache period, or when forced, the Hub is asked again.
+    await expect(invoke(mint, { ...event, forceRefresh: true })).rejects.toMatchObject({
+      name: 'ScopeNotGrantedError',
+    });
+    expect(harness.hub.count()).toBe(2);
+    now += broker.config.settings.negativeCacheMs;
+    harness.hub.grant({ bearer: `Org/${OTHER_ORG}`, scopes: ['warehouse.items.r'] });
+    expect((await invoke(mint, event)).bearer.id).toBe(OTHER_ORG);
+    harness.hub.revoke(`Org/${OTHER_ORG}`);
+  });
+
+  it('does not ask a rate-limiting Hub again before its reset time', async () => {
+    harness.hub.inject({ fault: { kind: 'rateLimited', resetInSeconds: 300 }, times: 1 });
+    const event = await freshKeyEvent();
+    const error = await invoke(mint, event).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: 'RateLimitedError' });
+    expect(Date.parse((error as { details: { retryAt: string } }).details.retryAt)).toBeGreaterThan(
+      now + 290_000,
+    );
+    await expect(invoke(mint, event)).rejects.toMatchObject({ name: 'RateLimitedError' });
+    expect(harness.hub.count()).toBe(1);
+    now += 301_000;
+    await expect(invoke(mint, event)).resolves.toMatchObject({ tokenType: 'Bearer' });
+  });
+
+  it('re-reads a rotated secret once and recovers', async () => {
+    const event = await freshKeyEvent();
+    await invoke(mint, event);
+    const readsBefore = harness.secretReads();
+    harness.hub.rotateSecret(CLIENT_ID, 'rotated-secret-7d2e');
+    harness.setSecret(JSON.stringify({ clientId: CLIENT_ID, clientSecret: 'rotated-secret-7d2e' }));
+    try {
+      const forced = await invoke(mint, { ...event, forceRefresh: true });
+      expect(forced.tokenType).toBe('Bearer');
+      expect(harness.secretReads()).toBe(readsBefore + 1);
+      expect(harness.hub.count({ status: 401 })).toBe(1);
+    } finally {
+      harness.hub.rotateSecret(CLIENT_ID, CLIENT_SECRET);
+      harness.setSecret(JSON.stringify({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }));
+    }
+  });
+
+  it('names the missing key of a malformed secret without printing any value', async () => {
+    harness.setSecret(JSON.stringify({ clientId: CLIENT_ID, client_secret: CLIENT_SECRET }));
+    try {
+      const error = await invoke(mint, await freshKeyEvent()).catch((caught: unknown) => caught);
+      expect(error, String(error)).toMatchObject({ name: 'InvalidClientError', code: 'secret_malformed' });
+      expect((error as Error).message).toContain('"clientSecret"');
+      expect(JSON.stringify(error)).not.toContain(CLIENT_SECRET);
+    } finally {
+      harness.setSecret(JSON.stringify({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }));
+    }
+  });
+
+  it('rejects bad payloads as InvalidRequestError naming the problem', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [null, /JSON object/],
+      [{ scope: 'Org/abc.warehouse.items' }, /app\.scope\.permission/],
+      [{ scope: `Org/${ORG}.warehouse.items.r,Per/${ORG}.zaikio.person.r` }, /same bearer type/],
+      [{ organizationId: ORG }, /"scopes"/],
+      [{ organizationId: ORG, scopes: ['warehouse.items.x'] }, /permission "x"/],
+      [{ scope: SCOPE, minValiditySeconds: 99_999 }, /minValiditySeconds/],
+      [{ scope: SCOPE, client: 'unknown-app' }, /not configured/],
+      [{ scope: SCOPE, extra: 1 }, /unknown field/],
+    ];
+    for (const [event, message] of cases) {
+      const error = await invoke(mint, event).catch((caught: unknown) => caught);
+      expect(error, JSON.stringify(event)).toMatchObject({ name: 'InvalidRequestError' });
+      expect((error as Error).message, JSON.stringify(event)).toMatch(message);
+    }
+    expect(harness.hub.count()).toBe(0);
+  });
+
+  it('serves the stored token id from the key it documents', async () => {
+    await invoke(mint, { scope: SCOPE });
+    const stored = await broker.store.get(KEY, { consistent: true });
+    expect(stored).toMatchObject({ key: KEY, client: 'default', bearer: `Org/${ORG}`, status: 'active' });
+    expect(stored?.version).toBeGreaterThan(0);
+    expect(stored?.refreshToken).toEqual(expect.any(String));
+    expect(stored?.dueAt).toBeLessThan(stored?.token?.expiresAt ?? 0);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * Real parts for integration tests: dynalite with the tokens table, the Hub simulator on loopback,
+ * and Secrets Manager mocked at the SDK (it has no local implementation). Each `broker()` call
+ * builds an independent broker with its own SDK clients, as a separate Lambda container would.
+ */
+import { randomUUID } from 'node:crypto';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { type Broker, type BrokerDependencies, createBroker } from '../../functions/core/broker.js';
+import type { BrokerConfig } from '../../functions/core/config.js';
+import { type BrokerSettings, resolveSettings } from '../../functions/core/settings.js';
+import { type LocalDynamoDB, startLocalDynamoDB } from '../../local/dynamodb.js';
+import { HubSimulator, type HubSimulatorOptions } from '../../local/hub-simulator/index.js';
+
+export const ORG = 'b1475f65-236c-58b8-96e1-e1778b43beb7';
+export const OTHER_ORG = '0d5e2c1a-7f43-4b8e-9a61-3c2b1f0e9d87';
+export const CLIENT_ID = 'broker-test-client';
+export const CLIENT_SECRET = 'test-client-secret-3f9c1b7e';
+export const SECRET_ID = 'zaikio/broker-test';
+
+export interface HarnessOptions {
+  readonly settings?: Partial<BrokerSettings>;
+  readonly hub?: HubSimulatorOptions;
+}
+
+export interface Harness {
+  readonly dynamo: LocalDynamoDB;
+  readonly hub: HubSimulator;
+  readonly config: BrokerConfig;
+  /** The mocked Secrets Manager; `secretReads()` counts GetSecretValue calls. */
+  readonly secrets: ReturnType<typeof mockClient>;
+  setSecret(value: string): void;
+  secretReads(): number;
+  broker(deps?: BrokerDependencies): Broker;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dynamo = await startLocalDynamoDB();
+  const tableName = `tokens-${randomUUID()}`;
+  await dynamo.createTokensTable(tableName);
+  const hub = await HubSimulator.start({
+    apps: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
+    grants: [{ bearer: `Org/${ORG}`, scopes: ['warehouse.items.rw', 'zaikio.organization.r'] }],
+    ...options.hub,
+  });
+  const secretsManager = new SecretsManagerClient({ region: 'local' });
+  const secrets = mockClient(secretsManager);
+  const setSecret = (value: string) => {
+    secrets.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: value });
+  };
+  setSecret(JSON.stringify({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }));
+  const config: BrokerConfig = {
+    tableName,
+    hubBaseUrl: hub.url,
+    clients: { default: SECRET_ID },
+    defaultClient: 'default',
+    settings: resolveSettings(options.settings),
+  };
+  const brokers: Broker[] = [];
+  return {
+    dynamo,
+    hub,
+    config,
+    secrets,
+    setSecret,
+    secretReads: () => secrets.commandCalls(GetSecretValueCommand).length,
+    broker(deps = {}) {
+      const broker = createBroker(config, { dynamodb: dynamo.client(), secretsManager, ...deps });
+      brokers.push(broker);
+      return broker;
+    },
+    async stop() {
+      await Promise.all(brokers.map((broker) => broker.hub.close()));
+      secrets.restore();
+      await hub.stop();
+      await dynamo.stop();
+    },
+  };
+}
