@@ -31,6 +31,7 @@ export interface Broker {
   readonly service: TokenService;
   readonly hub: HubClient;
   readonly clock: Clock;
+  readonly sleep: Sleep;
 }
 
 export function createBroker(config: BrokerConfig, deps: BrokerDependencies = {}): Broker {
@@ -64,5 +65,5 @@ export function createBroker(config: BrokerConfig, deps: BrokerDependencies = {}
     random,
     ownerId: deps.ownerId,
   });
-  return { config, store, fetcher, credentials, service, hub, clock };
+  return { config, store, fetcher, credentials, service, hub, clock, sleep };
 }

@@ -34,6 +34,17 @@ export interface BrokerSettings {
   readonly failureBackoffMaxMs: number;
   /** How long Secrets Manager values are cached in a container. */
   readonly secretMaxAgeSeconds: number;
+  /** How often the sweeper runs (the EventBridge Scheduler rate). */
+  readonly scheduleIntervalMs: number;
+  /**
+   * Fleet-wide ceiling on refresh requests to the Hub. Zaikio limits each app (e.g. 300 requests
+   * per 60 s); keep this below it, leaving room for on-demand mints.
+   */
+  readonly hubRequestsPerSecond: number;
+  /** How many refresh workers may run at once (the SQS event source's maximum concurrency). */
+  readonly refreshConcurrency: number;
+  /** Keys per SQS message from the sweeper to the workers. */
+  readonly keysPerMessage: number;
 }
 
 const MINUTE = 60_000;
@@ -48,7 +59,7 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   // still has a minute left, the default minimum validity. See docs/refresh.md.
   refreshAheadMs: 2 * MINUTE,
   refreshLifetimeFraction: 0.1,
-  refreshJitterMs: 30_000,
+  refreshJitterMs: 15_000,
   dueShards: 8,
   idleAfterMs: 7 * DAY,
   usageRecordIntervalMs: 60 * MINUTE,
@@ -56,6 +67,10 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   failureBackoffBaseMs: 30_000,
   failureBackoffMaxMs: 15 * MINUTE,
   secretMaxAgeSeconds: 300,
+  scheduleIntervalMs: MINUTE,
+  hubRequestsPerSecond: 4,
+  refreshConcurrency: 2,
+  keysPerMessage: 10,
 };
 
 function check(condition: boolean, message: string): void {
@@ -70,6 +85,23 @@ export function resolveSettings(overrides: Partial<BrokerSettings> = {}): Broker
   check(settings.leaseDurationMs > settings.hubDeadlineMs, 'leaseDurationMs must exceed hubDeadlineMs');
   check(settings.refreshLifetimeFraction < 1, 'refreshLifetimeFraction must be below 1');
   check(Number.isInteger(settings.dueShards) && settings.dueShards >= 1, 'dueShards must be an integer >= 1');
+  check(
+    settings.refreshAheadMs >= 2 * settings.scheduleIntervalMs,
+    `the refresh window (refreshAheadMs = ${settings.refreshAheadMs / 1000} s) must be at least two schedule ` +
+      `intervals (2 × ${settings.scheduleIntervalMs / 1000} s), so that a failed refresh is retried before the ` +
+      'token runs out; raise refreshAheadMs or run the schedule more often',
+  );
+  check(settings.hubRequestsPerSecond > 0, 'hubRequestsPerSecond must be above 0');
+  check(
+    Number.isInteger(settings.refreshConcurrency) && settings.refreshConcurrency >= 2,
+    'refreshConcurrency must be an integer >= 2 (the minimum of an SQS event source)',
+  );
+  check(
+    Number.isInteger(settings.keysPerMessage) &&
+      settings.keysPerMessage >= 1 &&
+      settings.keysPerMessage <= 100,
+    'keysPerMessage must be an integer from 1 to 100',
+  );
   return settings;
 }
 

@@ -116,7 +116,7 @@ export class TokenService {
       }
 
       const identity = { client, bearer: key.pk, scopes: request.scopes.scopes };
-      const lease = await store.acquireLease(key, identity, `${this.#ownerId}:${randomUUID()}`);
+      const lease = await store.acquireLease(key, `${this.#ownerId}:${randomUUID()}`, { identity });
       if (lease === undefined) {
         record = await store.get(key, { consistent: true });
         continue;
@@ -200,7 +200,11 @@ export class TokenService {
    * Answers from the item instead of asking the Hub again: a recent permanent refusal (unless the
    * caller forces), a rate limit still in force, or a failure that happened while we waited.
    */
-  #throwRecordedFailure(record: TokenRecord | undefined, request: TokenRequest, failuresAtStart: number): void {
+  #throwRecordedFailure(
+    record: TokenRecord | undefined,
+    request: TokenRequest,
+    failuresAtStart: number,
+  ): void {
     const lastError = record?.lastError;
     if (record === undefined || lastError === undefined) return;
     const now = this.#options.clock();

@@ -40,11 +40,8 @@ describe('one mint per key across containers', () => {
     const { scopes } = grantedOrg(harness);
     const key = tokenKey('default', scopes);
     const dead = harness.broker();
-    const lease = await dead.store.acquireLease(
-      key,
-      { client: 'default', bearer: key.pk, scopes: scopes.scopes },
-      'dead',
-    );
+    const identity = { client: 'default', bearer: key.pk, scopes: scopes.scopes };
+    const lease = await dead.store.acquireLease(key, 'dead', { identity });
     expect(lease).toBeDefined();
 
     const survivor = harness.broker();
@@ -64,7 +61,7 @@ describe('one mint per key across containers', () => {
     const identity = { client: 'default', bearer: key.pk, scopes: scopes.scopes };
     let now = Date.now();
     const zombie = harness.broker({ clock: () => now });
-    const zombieLease = await zombie.store.acquireLease(key, identity, 'zombie');
+    const zombieLease = await zombie.store.acquireLease(key, 'zombie', { identity });
     if (zombieLease === undefined) throw new Error('the zombie should have the lease');
     const zombieToken = await zombie.fetcher.fetch({
       client: 'default',

@@ -52,6 +52,7 @@ const LEASE_HAS_RUN_OUT = 'leaseExpiresAt < :now';
 const LEASE_IS_OURS = 'leaseOwner = :owner';
 const VERSION_IS_UNCHANGED = 'version = :version';
 const ITEM_EXISTS = 'attribute_exists(pk)';
+const STILL_DUE = 'dueAt <= :dueBy';
 const USE_NOT_RECORDED_RECENTLY = '(attribute_not_exists(lastRequestedAt) OR lastRequestedAt < :staleBefore)';
 
 export class TokenStore {
@@ -79,33 +80,57 @@ export class TokenStore {
   }
 
   /**
-   * Takes the key for one mint or refresh, creating the item if needed. Returns undefined when a
-   * live lease belongs to someone else.
+   * Takes the key for one mint or refresh. With `identity` (a mint) the item is created if needed;
+   * with `dueBy` (a refresh) only an existing item whose refresh time has come is taken. Returns
+   * undefined when the condition fails: a live lease belongs to someone else, or nothing is due.
    */
-  async acquireLease(key: TokenKey, identity: TokenIdentity, owner: string): Promise<Lease | undefined> {
+  async acquireLease(
+    key: TokenKey,
+    owner: string,
+    options: { readonly identity: TokenIdentity } | { readonly dueBy: number },
+  ): Promise<Lease | undefined> {
     const now = this.#clock();
+    const leaseAvailable = `(${LEASE_IS_FREE} OR ${LEASE_HAS_RUN_OUT})`;
+    const sets = ['leaseOwner = :owner', 'leaseExpiresAt = :leaseExpiresAt'];
+    const values: Record<string, unknown> = {
+      ':owner': owner,
+      ':now': now,
+      ':leaseExpiresAt': now + this.#settings.leaseDurationMs,
+    };
+    let condition: string;
+    let names: Record<string, string> | undefined;
+    if ('identity' in options) {
+      condition = `${ITEM_IS_NEW} OR ${leaseAvailable}`;
+      sets.push(
+        '#client = :client',
+        'bearer = :bearer',
+        'scopes = :scopes',
+        'version = if_not_exists(version, :zero)',
+        '#status = if_not_exists(#status, :active)',
+        'purgeAt = if_not_exists(purgeAt, :purgeAt)',
+      );
+      names = { '#client': ATTR.client, '#status': ATTR.status };
+      Object.assign(values, {
+        ':client': options.identity.client,
+        ':bearer': options.identity.bearer,
+        ':scopes': [...options.identity.scopes],
+        ':zero': 0,
+        ':active': 'active',
+        ':purgeAt': this.#purgeAt(now),
+      });
+    } else {
+      condition = `${ITEM_EXISTS} AND ${leaseAvailable} AND ${STILL_DUE}`;
+      values[':dueBy'] = options.dueBy;
+    }
     try {
       const { Attributes } = await this.#documents.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: { ...key },
-          UpdateExpression:
-            'SET leaseOwner = :owner, leaseExpiresAt = :leaseExpiresAt, #client = :client, bearer = :bearer, ' +
-            'scopes = :scopes, version = if_not_exists(version, :zero), #status = if_not_exists(#status, :active), ' +
-            'purgeAt = if_not_exists(purgeAt, :purgeAt)',
-          ConditionExpression: `${ITEM_IS_NEW} OR ${LEASE_IS_FREE} OR ${LEASE_HAS_RUN_OUT}`,
-          ExpressionAttributeNames: { '#client': ATTR.client, '#status': ATTR.status },
-          ExpressionAttributeValues: {
-            ':owner': owner,
-            ':now': now,
-            ':leaseExpiresAt': now + this.#settings.leaseDurationMs,
-            ':client': identity.client,
-            ':bearer': identity.bearer,
-            ':scopes': [...identity.scopes],
-            ':zero': 0,
-            ':active': 'active',
-            ':purgeAt': this.#purgeAt(now),
-          },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: condition,
+          ...(names === undefined ? {} : { ExpressionAttributeNames: names }),
+          ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
       );

@@ -1,0 +1,107 @@
+/**
+ * The consumer client's configuration: the environment the CDK grant sets, overridable in code.
+ * Every default is applied here and nowhere else.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { InvalidRequestError } from '../core/errors.js';
+
+/** Set on a consumer function by the construct's grant. */
+export const CONSUMER_ENV = {
+  tableName: 'TOKENS_TABLE_NAME',
+  mintFunctionName: 'MINT_FUNCTION_NAME',
+  defaultClient: 'ZAIKIO_DEFAULT_CLIENT',
+} as const;
+
+/** The mint function's own default; the consumer asks for the same unless told otherwise. */
+export const DEFAULT_MIN_VALIDITY_SECONDS = 60;
+/** The mint function rejects more; checked here too so a mistake fails before any network call. */
+export const MAX_MIN_VALIDITY_SECONDS = 3600;
+/** The broker's usageRecordIntervalMs: how stale `lastRequestedAt` may get before we report use. */
+export const DEFAULT_USAGE_RECORD_INTERVAL_MS = 3_600_000;
+
+export interface TokenClientOptions {
+  /** @default env TOKENS_TABLE_NAME */
+  readonly tableName?: string;
+  /** Name or ARN of the mint function. @default env MINT_FUNCTION_NAME */
+  readonly mintFunctionName?: string;
+  /**
+   * The app whose tokens a request without `client` gets. It must name the mint function's default
+   * app: it only forms the DynamoDB key, the mint request leaves `client` out.
+   * @default env ZAIKIO_DEFAULT_CLIENT, else 'default'
+   */
+  readonly defaultClient?: string;
+  /** @default 60 */
+  readonly minValiditySeconds?: number;
+  /** @default 1 hour, the broker's usageRecordIntervalMs */
+  readonly usageRecordIntervalMs?: number;
+  /**
+   * Local endpoints need no option: the SDK reads AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_LAMBDA.
+   * @default new DynamoDBClient({})
+   */
+  readonly dynamodb?: DynamoDBClient;
+  /** @default new LambdaClient({}) */
+  readonly lambda?: LambdaClient;
+  /** Epoch milliseconds. @default Date.now */
+  readonly clock?: () => number;
+  /** Where the three variables above are read. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ResolvedOptions {
+  readonly tableName: string;
+  readonly mintFunctionName: string;
+  readonly defaultClient: string;
+  readonly minValiditySeconds: number;
+  readonly usageRecordIntervalMs: number;
+  readonly dynamodb: DynamoDBClient;
+  readonly lambda: LambdaClient;
+  readonly clock: () => number;
+}
+
+function setting(given: string | undefined, env: ResolvedEnv, name: string): string {
+  const value = given ?? env[name];
+  if (value === undefined || value.trim() === '') {
+    throw new InvalidRequestError(
+      'invalid_request',
+      `environment variable ${name} is not set; grant this function access to the token broker or pass the option`,
+    );
+  }
+  return value;
+}
+
+type ResolvedEnv = Readonly<Record<string, string | undefined>>;
+
+export function assertMinValiditySeconds(value: unknown): asserts value is number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 0 ||
+    value > MAX_MIN_VALIDITY_SECONDS
+  ) {
+    throw new InvalidRequestError(
+      'invalid_request',
+      `minValiditySeconds must be a whole number from 0 to ${MAX_MIN_VALIDITY_SECONDS}`,
+    );
+  }
+}
+
+export function resolveOptions(options: TokenClientOptions): ResolvedOptions {
+  const env = options.env ?? process.env;
+  const minValiditySeconds = options.minValiditySeconds ?? DEFAULT_MIN_VALIDITY_SECONDS;
+  assertMinValiditySeconds(minValiditySeconds);
+  const usageRecordIntervalMs = options.usageRecordIntervalMs ?? DEFAULT_USAGE_RECORD_INTERVAL_MS;
+  if (!Number.isFinite(usageRecordIntervalMs) || usageRecordIntervalMs < 0) {
+    throw new InvalidRequestError('invalid_request', 'usageRecordIntervalMs must be a finite number >= 0');
+  }
+  return {
+    tableName: setting(options.tableName, env, CONSUMER_ENV.tableName),
+    mintFunctionName: setting(options.mintFunctionName, env, CONSUMER_ENV.mintFunctionName),
+    defaultClient: options.defaultClient ?? (env[CONSUMER_ENV.defaultClient] || 'default'),
+    minValiditySeconds,
+    usageRecordIntervalMs,
+    dynamodb: options.dynamodb ?? new DynamoDBClient({}),
+    lambda: options.lambda ?? new LambdaClient({}),
+    clock: options.clock ?? Date.now,
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Gets a token the cheapest way that is still correct:
+ *   1. this container's memory, when the token lasts beyond the caller's minimum validity (no I/O);
+ *   2. one GetItem of the readable attributes, when the item's token is servable;
+ *   3. one synchronous Invoke of the mint function otherwise: no token, expiring, revoked, unknown
+ *      status, or use not recorded for an hour (consumers cannot write; the mint path records use,
+ *      without which the refresher would consider the key idle).
+ * Concurrent callers for one key share one lookup (2 and 3) and one forced re-mint.
+ */
+
+import { isServable, type ReadableToken, readToken, type ServableToken } from './item.js';
+import { invokeMint, type MintedToken } from './mint.js';
+import { type ResolvedOptions, resolveOptions, type TokenClientOptions } from './options.js';
+import { type AccessTokenRequest, type ResolvedRequest, resolveRequest } from './request.js';
+
+export interface AccessToken {
+  readonly accessToken: string;
+  readonly tokenType: 'Bearer';
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
+  /** Granted scopes, `app.scope.permission`, sorted. */
+  readonly scopes: readonly string[];
+  /** Where it came from: memory (no network call), table (one GetItem) or mint (an Invoke). */
+  readonly source: 'memory' | 'table' | 'mint';
+}
+
+export interface ForceRefreshOptions {
+  /**
+   * The token an API refused. When memory already holds a different one (another caller re-minted
+   * meanwhile), that one is returned without a new mint.
+   */
+  readonly rejectedToken?: string;
+}
+
+type Token = Omit<AccessToken, 'source'>;
+
+/** One key's state in this container. */
+interface Slot {
+  token: Token | undefined;
+  lookup: Promise<AccessToken> | undefined;
+  forced: Promise<AccessToken> | undefined;
+  /** Bumped by a forced re-mint, so a lookup that began earlier cannot put the refused token back. */
+  generation: number;
+}
+
+export class TokenClient {
+  readonly #options: ResolvedOptions;
+  readonly #slots = new Map<string, Slot>();
+
+  constructor(options: TokenClientOptions = {}) {
+    this.#options = resolveOptions(options);
+  }
+
+  async getAccessToken(request: AccessTokenRequest): Promise<AccessToken> {
+    const resolved = this.#resolve(request);
+    const slot = this.#slot(resolved.id);
+    const cached = slot.token;
+    if (cached !== undefined && this.#lasts(cached, resolved)) return { ...cached, source: 'memory' };
+
+    const shared =
+      slot.forced ?? slot.lookup ?? this.#share(slot, 'lookup', () => this.#lookup(resolved, slot));
+    const token = await shared;
+    if (this.#lasts(token, resolved)) return token;
+    // The shared lookup was for a caller content with less validity than this one needs.
+    return this.#mint(resolved, slot, false);
+  }
+
+  /** Drops the remembered token and has the mint function replace it, e.g. after an API refused it. */
+  async forceRefresh(request: AccessTokenRequest, options: ForceRefreshOptions = {}): Promise<AccessToken> {
+    const resolved = this.#resolve(request);
+    const slot = this.#slot(resolved.id);
+    const cached = slot.token;
+    if (
+      options.rejectedToken !== undefined &&
+      cached !== undefined &&
+      cached.accessToken !== options.rejectedToken &&
+      this.#lasts(cached, resolved)
+    ) {
+      return { ...cached, source: 'memory' };
+    }
+    if (slot.forced !== undefined) return slot.forced;
+    slot.generation += 1;
+    slot.token = undefined;
+    return this.#share(slot, 'forced', () => this.#mint(resolved, slot, true));
+  }
+
+  async #lookup(request: ResolvedRequest, slot: Slot): Promise<AccessToken> {
+    const generation = slot.generation;
+    const stored = await readToken(this.#options.dynamodb, this.#options.tableName, request.key);
+    if (stored !== undefined && this.#servable(stored, request)) {
+      const token: Token = {
+        accessToken: stored.accessToken,
+        tokenType: 'Bearer',
+        expiresAt: stored.expiresAt,
+        scopes: stored.grantedScopes,
+      };
+      if (slot.generation === generation) slot.token = token;
+      return { ...token, source: 'table' };
+    }
+    return this.#mint(request, slot, false, generation);
+  }
+
+  async #mint(
+    request: ResolvedRequest,
+    slot: Slot,
+    forceRefresh: boolean,
+    generation = slot.generation,
+  ): Promise<AccessToken> {
+    const payload = forceRefresh ? { ...request.payload, forceRefresh } : request.payload;
+    const minted: MintedToken = await invokeMint(
+      this.#options.lambda,
+      this.#options.mintFunctionName,
+      payload,
+    );
+    const token: Token = {
+      accessToken: minted.accessToken,
+      tokenType: minted.tokenType,
+      expiresAt: minted.expiresAt,
+      scopes: minted.scopes,
+    };
+    if (slot.generation === generation) slot.token = token;
+    return { ...token, source: 'mint' };
+  }
+
+  #servable(stored: ReadableToken, request: ResolvedRequest): stored is ServableToken {
+    const now = this.#options.clock();
+    const useRecorded =
+      stored.lastRequestedAt !== undefined &&
+      now - stored.lastRequestedAt < this.#options.usageRecordIntervalMs;
+    return useRecorded && isServable(stored, now, request.minValidityMs);
+  }
+
+  #lasts(token: Token, request: ResolvedRequest): boolean {
+    return token.expiresAt - this.#options.clock() >= request.minValidityMs;
+  }
+
+  #resolve(request: AccessTokenRequest): ResolvedRequest {
+    return resolveRequest(request, this.#options);
+  }
+
+  #slot(id: string): Slot {
+    let slot = this.#slots.get(id);
+    if (slot === undefined) {
+      slot = { token: undefined, lookup: undefined, forced: undefined, generation: 0 };
+      this.#slots.set(id, slot);
+    }
+    return slot;
+  }
+
+  /** Starts `work` as the slot's shared promise, cleared when it settles, whatever the outcome. */
+  #share(slot: Slot, field: 'lookup' | 'forced', work: () => Promise<AccessToken>): Promise<AccessToken> {
+    const promise = work();
+    slot[field] = promise;
+    const clear = () => {
+      if (slot[field] === promise) slot[field] = undefined;
+    };
+    promise.then(clear, clear);
+    return promise;
+  }
+}
+
+export function createTokenClient(options: TokenClientOptions = {}): TokenClient {
+  return new TokenClient(options);
+}

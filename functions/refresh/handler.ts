@@ -1,0 +1,116 @@
+/**
+ * SQS event source: refreshes the keys of each message. Hub failures are recorded on the items
+ * (they become due again after a backoff), so a message fails only on unexpected errors, and only
+ * that message is retried (partial batch response); after maxReceiveCount it goes to the DLQ.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { type Broker, createBroker } from '../core/broker.js';
+import { loadConfig } from '../core/config.js';
+import { createLogger, describeError } from '../core/logger.js';
+import { METRIC, METRICS_NAMESPACE } from '../core/metrics.js';
+import { parseRefreshMessage } from '../core/refresh/messages.js';
+import { Pacer } from '../core/refresh/pacer.js';
+import { Refresher, type RefreshOutcome } from '../core/refresh/refresher.js';
+import { describeKey } from '../core/store/key.js';
+
+/** Keys refreshed at once within one invocation; the pacer keeps the request rate. */
+const IN_FLIGHT = 8;
+
+const OUTCOME_METRIC: Readonly<Record<RefreshOutcome, string>> = {
+  refreshed: METRIC.refreshed,
+  'fell-back': METRIC.fellBackToClientCredentials,
+  revoked: METRIC.revoked,
+  failed: METRIC.refreshFailures,
+  skipped: METRIC.skipped,
+  retired: METRIC.retired,
+};
+
+export interface RefreshDependencies {
+  readonly broker: Broker;
+  readonly refresher: Refresher;
+  readonly metrics?: Metrics;
+}
+
+/** A refresher whose Hub requests are paced to this worker's share of the fleet's ceiling. */
+export function createRefresher(broker: Broker): Refresher {
+  const { settings } = broker.config;
+  const pacer = new Pacer(
+    (1000 * settings.refreshConcurrency) / settings.hubRequestsPerSecond,
+    broker.clock,
+    broker.sleep,
+  );
+  return new Refresher({
+    store: broker.store,
+    fetcher: broker.fetcher,
+    settings,
+    clock: broker.clock,
+    beforeHubRequest: () => pacer.next(),
+  });
+}
+
+export function createRefreshHandler(
+  dependencies: () => RefreshDependencies,
+  logger = createLogger(),
+): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  return async (event) => {
+    const { refresher, metrics } = dependencies();
+    const counts: Record<RefreshOutcome, number> = {
+      refreshed: 0,
+      'fell-back': 0,
+      revoked: 0,
+      failed: 0,
+      skipped: 0,
+      retired: 0,
+    };
+    const failedMessages: string[] = [];
+    const work = event.Records.flatMap((record) => {
+      try {
+        return parseRefreshMessage(record.body).map((key) => ({ key, messageId: record.messageId }));
+      } catch (error) {
+        // A malformed message will never succeed: drop it (logged), do not loop it to the DLQ.
+        logger.error('malformed refresh message', { messageId: record.messageId, ...describeError(error) });
+        return [];
+      }
+    });
+    let next = 0;
+    const worker = async () => {
+      for (let item = work[next++]; item !== undefined; item = work[next++]) {
+        try {
+          const { outcome, error } = await refresher.refresh(item.key);
+          counts[outcome] += 1;
+          if (outcome === 'failed' || outcome === 'revoked') {
+            logger.warn('refresh', { key: describeKey(item.key), outcome, ...describeError(error) });
+          } else if (outcome !== 'skipped') {
+            logger.info('refresh', { key: describeKey(item.key), outcome });
+          }
+        } catch (error) {
+          logger.error('refresh crashed', { key: describeKey(item.key), ...describeError(error) });
+          if (!failedMessages.includes(item.messageId)) failedMessages.push(item.messageId);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, work.length) }, worker));
+    logger.info('refresh batch', { messages: event.Records.length, keys: work.length, ...counts });
+    if (metrics !== undefined) {
+      for (const [outcome, count] of Object.entries(counts)) {
+        metrics.addMetric(OUTCOME_METRIC[outcome as RefreshOutcome], MetricUnit.Count, count);
+      }
+      metrics.publishStoredMetrics();
+    }
+    return { batchItemFailures: failedMessages.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+}
+
+let dependencies: RefreshDependencies | undefined;
+export const handler = createRefreshHandler(() => {
+  if (dependencies === undefined) {
+    const broker = createBroker(loadConfig());
+    dependencies = {
+      broker,
+      refresher: createRefresher(broker),
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'refresh-worker' }),
+    };
+  }
+  return dependencies;
+});

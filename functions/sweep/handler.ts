@@ -1,0 +1,64 @@
+/**
+ * EventBridge Scheduler target: one sweep of the due index per run. The event carries nothing we
+ * need; the time budget comes from the Lambda context.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { type Broker, createBroker } from '../core/broker.js';
+import { ENV, loadConfig } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { METRIC, METRICS_NAMESPACE } from '../core/metrics.js';
+import { Sweeper, type SweepResult } from '../core/refresh/sweeper.js';
+import { SqsRefreshQueue } from './sqs-queue.js';
+
+/** Stop paging this long before the Lambda timeout, leaving time to send and publish. */
+const SAFETY_MARGIN_MS = 5_000;
+
+export interface SweepDependencies {
+  readonly broker: Broker;
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly metrics?: Metrics;
+}
+
+export function createSweepHandler(
+  dependencies: () => SweepDependencies,
+  logger = createLogger(),
+): (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<SweepResult> {
+  return async (_event, context) => {
+    const { broker, sqs, queueUrl, metrics } = dependencies();
+    const { settings } = broker.config;
+    const sweeper = new Sweeper({
+      store: broker.store,
+      queue: new SqsRefreshQueue(sqs, queueUrl, settings.keysPerMessage),
+      settings,
+      clock: broker.clock,
+    });
+    const remaining = context?.getRemainingTimeInMillis() ?? settings.scheduleIntervalMs;
+    const result = await sweeper.sweep(broker.clock() + remaining - SAFETY_MARGIN_MS);
+    logger.info('sweep', { ...result });
+    if (metrics !== undefined) {
+      metrics.addMetric(METRIC.due, MetricUnit.Count, result.due);
+      metrics.addMetric(
+        METRIC.oldestOverdueSeconds,
+        MetricUnit.Seconds,
+        Math.round(result.oldestOverdueMs / 1000),
+      );
+      metrics.publishStoredMetrics();
+    }
+    return result;
+  };
+}
+
+let dependencies: SweepDependencies | undefined;
+export const handler = createSweepHandler(() => {
+  const queueUrl = process.env[ENV.refreshQueueUrl];
+  if (queueUrl === undefined) throw new Error(`environment variable ${ENV.refreshQueueUrl} is not set`);
+  dependencies ??= {
+    broker: createBroker(loadConfig()),
+    sqs: new SQSClient({}),
+    queueUrl,
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'sweeper' }),
+  };
+  return dependencies;
+});

@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Broker } from '../../functions/core/broker.js';
+import { encodeRefreshMessage } from '../../functions/core/refresh/messages.js';
+import { type ScopeSet, scopeSet } from '../../functions/core/scopes.js';
+import { resolveSettings } from '../../functions/core/settings.js';
+import { type TokenKey, tokenKey } from '../../functions/core/store/key.js';
+import { createRefresher, createRefreshHandler } from '../../functions/refresh/handler.js';
+import { createSweepHandler } from '../../functions/sweep/handler.js';
+import { type Harness, startHarness } from '../support/harness.js';
+import { silentLogger } from '../support/logs.js';
+import { createTestQueue, QUEUE_URL, sqsRecord, type TestQueue } from '../support/queue.js';
+
+describe('scheduled refresh through the real sweeper and worker handlers', () => {
+  let harness: Harness;
+  let queue: TestQueue;
+  let now: number;
+  let broker: Broker;
+  let sweep: ReturnType<typeof createSweepHandler>;
+  let refresh: ReturnType<typeof createRefreshHandler>;
+
+  beforeAll(async () => {
+    harness = await startHarness({
+      settings: { hubRequestsPerSecond: 2000, dueShards: 4 },
+      hub: { clock: () => now },
+    });
+  });
+  afterAll(async () => harness.stop());
+  beforeEach(() => {
+    now = Date.parse('2027-01-01T00:00:00Z') + Math.floor(Math.random() * 1e6) * 86_400_000;
+    queue?.restore();
+    queue = createTestQueue();
+    harness.hub.clearFaults();
+    // The pacer's waits move the fake clock, so no test sleeps for real.
+    broker = harness.broker({
+      clock: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+      hub: { backoffBaseMs: 1 },
+    });
+    const dependencies = { broker, refresher: createRefresher(broker) };
+    sweep = createSweepHandler(() => ({ broker, sqs: queue.sqs, queueUrl: QUEUE_URL }), silentLogger());
+    refresh = createRefreshHandler(() => dependencies, silentLogger());
+  });
+
+  async function mintKeys(count: number): Promise<Array<{ key: TokenKey; scopes: ScopeSet }>> {
+    const minted: Array<{ key: TokenKey; scopes: ScopeSet }> = [];
+    for (let i = 0; i < count; i += 50) {
+      const batch = Array.from({ length: Math.min(50, count - i) }, () => {
+        const org = randomUUID();
+        harness.hub.grant({ bearer: `Org/${org}`, scopes: ['warehouse.items.r'] });
+        const scopes = scopeSet({ type: 'Organization', id: org }, ['warehouse.items.r']);
+        return { key: tokenKey('default', scopes), scopes };
+      });
+      await Promise.all(batch.map(({ scopes }) => broker.service.getToken({ scopes })));
+      minted.push(...batch);
+    }
+    return minted;
+  }
+
+  async function mintOne(): Promise<{ key: TokenKey; scopes: ScopeSet }> {
+    const [minted] = await mintKeys(1);
+    if (minted === undefined) throw new Error('nothing minted');
+    return minted;
+  }
+
+  /** Runs the sweeper, then the worker on every message it queued, as Lambda would. */
+  async function tick(): Promise<{ failures: number }> {
+    await sweep({}, { getRemainingTimeInMillis: () => 60_000 });
+    let failures = 0;
+    for (let event = queue.takeEvent(); event !== undefined; event = queue.takeEvent()) {
+      failures += (await refresh(event)).batchItemFailures.length;
+    }
+    return { failures };
+  }
+
+  it('refreshes 1,000 due tokens, rotating each refresh token', async () => {
+    const minted = await mintKeys(1000);
+    const before = await Promise.all(minted.map(({ key }) => broker.store.get(key, { consistent: false })));
+    harness.hub.resetCounts();
+    now += 500_000;
+
+    const result = await sweep({}, { getRemainingTimeInMillis: () => 60_000 });
+    expect(result).toMatchObject({ due: 1000, enqueued: 1000, backlog: false });
+    expect(queue.sentMessages()).toBe(100);
+    expect((await tick()).failures).toBe(0);
+
+    expect(harness.hub.count({ grantType: 'refresh_token', status: 200 })).toBe(1000);
+    expect(harness.hub.count()).toBe(1000);
+    const after = await Promise.all(minted.map(({ key }) => broker.store.get(key, { consistent: true })));
+    after.forEach((record, i) => {
+      expect(record?.status).toBe('active');
+      expect(record?.token?.accessToken).not.toBe(before[i]?.token?.accessToken);
+      expect(record?.refreshToken).not.toBe(before[i]?.refreshToken);
+      expect(record?.dueAt).toBeGreaterThan(now);
+    });
+    // Nothing is due any more: the next sweep sends nothing.
+    expect((await sweep({}, { getRemainingTimeInMillis: () => 60_000 })).enqueued).toBe(0);
+  });
+
+  it('falls back to client credentials when the Hub refuses the refresh token', async () => {
+    const { key } = await mintOne();
+    harness.hub.resetCounts();
+    harness.hub.inject({ fault: { kind: 'invalidGrant' }, times: 1 });
+    now += 500_000;
+    await tick();
+    expect(harness.hub.count({ grantType: 'refresh_token' })).toBe(1);
+    expect(harness.hub.count({ grantType: 'client_credentials', status: 200 })).toBe(1);
+    expect((await broker.store.get(key, { consistent: true }))?.status).toBe('active');
+  });
+
+  it('marks a revoked grant, takes it out of the due index, and tells consumers', async () => {
+    const { key, scopes } = await mintOne();
+    harness.hub.revoke(key.pk);
+    now += 500_000;
+    await tick();
+    const record = await broker.store.get(key, { consistent: true });
+    expect(record).toMatchObject({ status: 'revoked', lastError: { errorType: 'ScopeNotGrantedError' } });
+    expect(record?.dueAt).toBeUndefined();
+    // Consumers get the recorded refusal without a new Hub request, within the negative cache.
+    const counted = harness.hub.count();
+    await expect(broker.service.getToken({ scopes })).rejects.toMatchObject({ name: 'ScopeNotGrantedError' });
+    expect(harness.hub.count()).toBe(counted);
+    now += 600_000;
+    expect((await sweep({}, { getRemainingTimeInMillis: () => 60_000 })).enqueued).toBe(0);
+  });
+
+  it('backs off on transient failures, keeps the token, and recovers', async () => {
+    const { key } = await mintOne();
+    const good = await broker.store.get(key, { consistent: true });
+    harness.hub.inject({ fault: { kind: 'status', status: 503 } });
+    now += 500_000;
+    await tick();
+    let record = await broker.store.get(key, { consistent: true });
+    expect(record?.status).toBe('failing');
+    expect(record?.token?.accessToken).toBe(good?.token?.accessToken);
+    expect(record?.nextAttemptAt).toBeGreaterThanOrEqual(now);
+    expect(record?.dueAt).toBe(record?.nextAttemptAt);
+
+    // A second failure backs off up to twice as long.
+    now = (record?.nextAttemptAt ?? now) + 1;
+    await tick();
+    record = await broker.store.get(key, { consistent: true });
+    expect(record?.failureCount).toBe(2);
+    expect((record?.nextAttemptAt ?? 0) - now).toBeLessThanOrEqual(
+      2 * broker.config.settings.failureBackoffBaseMs,
+    );
+
+    harness.hub.clearFaults();
+    now = (record?.nextAttemptAt ?? now) + 1;
+    await tick();
+    record = await broker.store.get(key, { consistent: true });
+    expect(record).toMatchObject({ status: 'active', failureCount: 0 });
+    expect(record?.lastError).toBeUndefined();
+    expect(record?.token?.accessToken).not.toBe(good?.token?.accessToken);
+  });
+
+  it('honours RateLimit-Reset before trying again', async () => {
+    const { key } = await mintOne();
+    harness.hub.inject({ fault: { kind: 'rateLimited', resetInSeconds: 600 } });
+    now += 500_000;
+    await tick();
+    const record = await broker.store.get(key, { consistent: true });
+    expect(record?.status).toBe('failing');
+    expect(record?.nextAttemptAt).toBeGreaterThanOrEqual(now + 599_000);
+  });
+
+  it('shrugs off duplicate and out-of-order deliveries', async () => {
+    const { key } = await mintOne();
+    now += 500_000;
+    const body = encodeRefreshMessage([key]);
+    harness.hub.resetCounts();
+    const first = await refresh({ Records: [sqsRecord(body), sqsRecord(body)] });
+    expect(first.batchItemFailures).toEqual([]);
+    expect(harness.hub.count()).toBe(1);
+    const afterFirst = await broker.store.get(key, { consistent: true });
+    // The same message again, late: the key is no longer due, nothing happens.
+    await refresh({ Records: [sqsRecord(body)] });
+    expect(harness.hub.count()).toBe(1);
+    expect((await broker.store.get(key, { consistent: true }))?.version).toBe(afterFirst?.version);
+  });
+
+  it('stops refreshing a key nobody asked for in idleAfter', async () => {
+    const { key } = await mintOne();
+    now += broker.config.settings.idleAfterMs + 1;
+    harness.hub.resetCounts();
+    await tick();
+    expect(harness.hub.count()).toBe(0);
+    const record = await broker.store.get(key, { consistent: true });
+    expect(record?.dueAt).toBeUndefined();
+    expect(record?.token).toBeDefined();
+  });
+
+  it('drops a malformed message and reports a crash for a retry', async () => {
+    const malformed = await refresh({ Records: [sqsRecord('{"nope": 1}')] });
+    expect(malformed.batchItemFailures).toEqual([]);
+    const broken = harness.broker({ clock: () => now, dynamodb: harness.dynamo.client() });
+    const crashing = createRefreshHandler(
+      () => ({
+        broker: broken,
+        refresher: {
+          refresh: async () => {
+            throw new Error('DynamoDB is down');
+          },
+        } as unknown as ReturnType<typeof createRefresher>,
+      }),
+      silentLogger(),
+    );
+    const record = sqsRecord(encodeRefreshMessage([{ pk: 'Org/x', sk: 'default#warehouse.items.r' }]));
+    expect((await crashing({ Records: [record] })).batchItemFailures).toEqual([
+      { itemIdentifier: record.messageId },
+    ]);
+  });
+
+  it('hands out no more per run than the fleet can refresh before the next one', async () => {
+    const limited = harness.broker({ clock: () => now });
+    Object.assign(limited.config, {});
+    const settings = resolveSettings({ hubRequestsPerSecond: 1, dueShards: 4 });
+    const small = { ...limited, config: { ...limited.config, settings } };
+    const limitedSweep = createSweepHandler(
+      () => ({ broker: small, sqs: queue.sqs, queueUrl: QUEUE_URL }),
+      silentLogger(),
+    );
+    await mintKeys(100);
+    now += 500_000;
+    const first = await limitedSweep({}, { getRemainingTimeInMillis: () => 60_000 });
+    expect(first.enqueued).toBe(60);
+    expect(first.backlog).toBe(true);
+    expect(first.oldestOverdueMs).toBeGreaterThan(0);
+    // Still queued: the next run adds nothing until the workers catch up.
+    expect((await limitedSweep({}, { getRemainingTimeInMillis: () => 60_000 })).enqueued).toBe(0);
+  });
+
+  it('rejects a refresh window shorter than two schedule intervals', () => {
+    expect(() => resolveSettings({ refreshAheadMs: 90_000, scheduleIntervalMs: 60_000 })).toThrow(
+      /at least two schedule intervals/,
+    );
+  });
+});
