@@ -78,7 +78,9 @@ function check(condition: boolean, message: string): void {
 }
 
 export function resolveSettings(overrides: Partial<BrokerSettings> = {}): BrokerSettings {
-  const settings: BrokerSettings = { ...DEFAULT_SETTINGS, ...overrides };
+  const given = Object.entries(overrides).filter(([, value]) => value !== undefined);
+  for (const [name] of given) check(Object.hasOwn(DEFAULT_SETTINGS, name), `unknown setting "${name}"`);
+  const settings: BrokerSettings = { ...DEFAULT_SETTINGS, ...Object.fromEntries(given) };
   for (const [name, value] of Object.entries(settings)) {
     check(Number.isFinite(value) && value >= 0, `${name} must be a finite number >= 0`);
   }

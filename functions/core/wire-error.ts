@@ -5,7 +5,7 @@
  */
 import { type BrokerError, type BrokerErrorDetails, reviveError } from './errors.js';
 
-const SUFFIX = / \[code=([a-z_]+) details=(\{.*\})\]$/s;
+const SUFFIX = /^ \[code=([a-z_]+) details=(\{.*\})\]$/s;
 
 export function toWireMessage(error: BrokerError): string {
   return `${error.message} [code=${error.code} details=${JSON.stringify(error.details)}]`;
@@ -19,7 +19,9 @@ export function toWireError(error: BrokerError): Error {
 }
 
 export function fromWire(errorType: string, errorMessage: string): BrokerError {
-  const match = SUFFIX.exec(errorMessage);
+  // Messages may quote caller input, so only the last suffix is ours.
+  const at = errorMessage.lastIndexOf(' [code=');
+  const match = at < 0 ? null : SUFFIX.exec(errorMessage.slice(at));
   let details: BrokerErrorDetails = {};
   if (match?.[2] !== undefined) {
     try {
@@ -29,6 +31,6 @@ export function fromWire(errorType: string, errorMessage: string): BrokerError {
       // A malformed suffix leaves the details empty; type and message still arrive.
     }
   }
-  const message = match === null ? errorMessage : errorMessage.slice(0, match.index);
+  const message = match === null ? errorMessage : errorMessage.slice(0, at);
   return reviveError({ errorType, code: match?.[1], message, details });
 }

@@ -84,7 +84,7 @@ export class HubClient {
       try {
         return await this.#attempt(grant, scopes, credentials, deadlineAt);
       } catch (error) {
-        if (!(error instanceof BrokerError) || !error.transient || attempt >= maxAttempts) throw error;
+        if (!(error instanceof BrokerError) || !isRetryable(error) || attempt >= maxAttempts) throw error;
         let wait = random() * Math.min(backoffMaxMs, backoffBaseMs * 2 ** (attempt - 1));
         if (error instanceof RateLimitedError) wait += Math.max(0, error.retryAt.getTime() - clock());
         if (clock() + wait >= deadlineAt) throw error;
@@ -100,7 +100,8 @@ export class HubClient {
     deadlineAt: number,
   ): Promise<HubToken> {
     const { clock, headersTimeoutMs, bodyTimeoutMs } = this.#options;
-    const remaining = deadlineAt - clock();
+    // Timers want whole milliseconds.
+    const remaining = Math.ceil(deadlineAt - clock());
     if (remaining <= 0) throw new HubUnavailableError('hub_timeout', 'no time left to ask the Zaikio Hub');
     const request = buildTokenRequest(this.#basePath, grant, scopes, credentials);
     let status: number;
@@ -174,6 +175,14 @@ function transportError(error: unknown): BrokerError {
     {},
     { cause: error },
   );
+}
+
+/** Transient errors are retried, except a 4xx the Hub will answer the same way again (a wrong path). */
+function isRetryable(error: BrokerError): boolean {
+  const status = error.details.hubStatus;
+  const clientError =
+    status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+  return error.transient && !clientError;
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

@@ -25,6 +25,8 @@ export interface HubHttpResponse {
 const MALFORMED_SCOPE_CODES = new Set(['malformed_scope', 'different_bearer_types', 'different_bearer_ids']);
 /** Used when a 429 names no reset time. */
 const DEFAULT_RATE_LIMIT_WAIT_MS = 5_000;
+/** Zaikio tokens live minutes to an hour; a longer claimed lifetime is a broken response, not a gift. */
+const MAX_LIFETIME_MS = 7 * 24 * 3600_000;
 /** Hub codes are short snake_case words; anything else is not echoed into our messages. */
 const HUB_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 
@@ -138,11 +140,14 @@ function computeExpiry(expiresIn: unknown, jwtExp: number | undefined, now: numb
   if (candidates.length === 0) throw invalid('expires_in is missing and the token carries no exp', status);
   const expiresAt = Math.min(...candidates);
   if (expiresAt <= now) throw invalid('the token is already expired', status);
+  if (expiresAt - now > MAX_LIFETIME_MS)
+    throw invalid('expires_in is beyond any sane token lifetime', status);
   return expiresAt;
 }
 
 function header(response: HubHttpResponse, name: string): string | undefined {
-  const value = response.headers[name] ?? response.headers[name.toLowerCase()];
+  const wanted = name.toLowerCase();
+  const value = Object.entries(response.headers).find(([key]) => key.toLowerCase() === wanted)?.[1];
   return Array.isArray(value) ? value[0] : value;
 }
 

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scopeSet } from '../../functions/core/scopes.js';
+import { createRefresher, createRefreshHandler } from '../../functions/refresh/handler.js';
+import { createSweepHandler } from '../../functions/sweep/handler.js';
+import { type Harness, startHarness } from '../support/harness.js';
+import { silentLogger } from '../support/logs.js';
+import { createTestQueue, QUEUE_URL } from '../support/queue.js';
+import { seededRandom } from '../support/random.js';
+
+const KEYS = 200;
+const LIFETIME_S = 600;
+const TICK_MS = 60_000;
+const DAY_MS = Number(process.env.SIMULATED_HOURS ?? 24) * 3600_000;
+
+describe('a simulated day of scheduled refresh', () => {
+  let harness: Harness;
+  let now = Date.parse('2027-03-01T00:00:00Z');
+
+  beforeAll(async () => {
+    harness = await startHarness({
+      // The request ceiling is not under test here (the pacer's own test covers it); the sim runs the
+      // fleet's workers one after another, so a low ceiling would stretch each tick artificially.
+      settings: { hubRequestsPerSecond: 100 },
+      hub: { clock: () => now, tokenLifetimeSeconds: LIFETIME_S, random: seededRandom(7) },
+    });
+  });
+  afterAll(async () => harness.stop());
+
+  it('keeps every key valid all day while the Hub fails 5% of requests, near the minimum request count', async () => {
+    const queue = createTestQueue();
+    const broker = harness.broker({
+      clock: () => now,
+      random: seededRandom(42),
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
+    const { settings } = broker.config;
+    const dependencies = { broker, refresher: createRefresher(broker) };
+    const sweep = createSweepHandler(() => ({ broker, sqs: queue.sqs, queueUrl: QUEUE_URL }), silentLogger());
+    const refresh = createRefreshHandler(() => dependencies, silentLogger());
+
+    for (let i = 0; i < KEYS; i++) {
+      const org = randomUUID();
+      harness.hub.grant({ bearer: `Org/${org}`, scopes: ['warehouse.items.r', 'zaikio.organization.r'] });
+      const scopes = scopeSet({ type: 'Organization', id: org }, [
+        'warehouse.items.r',
+        'zaikio.organization.r',
+      ]);
+      await broker.service.getToken({ scopes });
+    }
+    harness.hub.resetCounts();
+    harness.hub.inject({ fault: { kind: 'status', status: 503 }, probability: 0.05 });
+
+    const dynamodb = harness.dynamo.client();
+    const start = now;
+    let expired = 0;
+    let underMinValidity = 0;
+    for (let tick = 1; tick <= DAY_MS / TICK_MS; tick++) {
+      // Paced requests move the fake clock within a tick; time never runs backwards.
+      now = Math.max(now, start + tick * TICK_MS);
+      await sweep({}, { getRemainingTimeInMillis: () => TICK_MS });
+      for (let event = queue.takeEvent(); event !== undefined; event = queue.takeEvent()) {
+        expect((await refresh(event)).batchItemFailures).toEqual([]);
+      }
+      const { Items = [] } = await dynamodb.send(
+        new ScanCommand({
+          TableName: harness.config.tableName,
+          ProjectionExpression: process.env.DEBUG_SIM ? undefined : 'expiresAt',
+        }),
+      );
+      expect(Items).toHaveLength(KEYS);
+      for (const item of Items) {
+        const remaining = Number(item.expiresAt?.N) - now;
+        if (remaining <= 0) expired += 1;
+        else if (remaining < settings.minValiditySeconds * 1000) {
+          underMinValidity += 1;
+          if (process.env.DEBUG_SIM)
+            console.error('under', tick, now - start, remaining, JSON.stringify(item));
+        }
+      }
+    }
+    dynamodb.destroy();
+    queue.restore();
+
+    expect({ expired, underMinValidity }).toEqual({ expired: 0, underMinValidity: 0 });
+    // The fewest requests any once-a-minute refresher can make while consumers always get a token
+    // with at least the minimum validity: it refreshes at the last tick before a token falls under
+    // it, on average half a tick above that line. Failed requests count against us.
+    const idealInterval = LIFETIME_S * 1000 - settings.minValiditySeconds * 1000 - TICK_MS / 2;
+    const minimum = KEYS * (DAY_MS / idealInterval);
+    const requests = harness.hub.count();
+    expect(harness.hub.count({ status: 503 })).toBeGreaterThan(0.03 * requests);
+    expect(requests).toBeLessThanOrEqual(1.1 * minimum);
+    expect(requests).toBeGreaterThanOrEqual(minimum * 0.95);
+  }, 600_000);
+});
