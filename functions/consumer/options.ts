@@ -57,7 +57,11 @@ export interface ResolvedOptions {
   readonly dynamodb: DynamoDBClient;
   readonly lambda: LambdaClient;
   readonly clock: () => number;
+  /** The SDK clients made here rather than passed in: the client's to destroy. */
+  readonly owned: readonly { destroy(): void }[];
 }
+
+type ResolvedEnv = Readonly<Record<string, string | undefined>>;
 
 function setting(given: string | undefined, env: ResolvedEnv, name: string): string {
   const value = given ?? env[name];
@@ -69,8 +73,6 @@ function setting(given: string | undefined, env: ResolvedEnv, name: string): str
   }
   return value;
 }
-
-type ResolvedEnv = Readonly<Record<string, string | undefined>>;
 
 export function assertMinValiditySeconds(value: unknown): asserts value is number {
   if (
@@ -94,14 +96,19 @@ export function resolveOptions(options: TokenClientOptions): ResolvedOptions {
   if (!Number.isFinite(usageRecordIntervalMs) || usageRecordIntervalMs < 0) {
     throw new InvalidRequestError('invalid_request', 'usageRecordIntervalMs must be a finite number >= 0');
   }
+  const tableName = setting(options.tableName, env, CONSUMER_ENV.tableName);
+  const mintFunctionName = setting(options.mintFunctionName, env, CONSUMER_ENV.mintFunctionName);
+  const dynamodb = options.dynamodb ?? new DynamoDBClient({});
+  const lambda = options.lambda ?? new LambdaClient({});
   return {
-    tableName: setting(options.tableName, env, CONSUMER_ENV.tableName),
-    mintFunctionName: setting(options.mintFunctionName, env, CONSUMER_ENV.mintFunctionName),
+    tableName,
+    mintFunctionName,
     defaultClient: options.defaultClient ?? (env[CONSUMER_ENV.defaultClient] || 'default'),
     minValiditySeconds,
     usageRecordIntervalMs,
-    dynamodb: options.dynamodb ?? new DynamoDBClient({}),
-    lambda: options.lambda ?? new LambdaClient({}),
+    dynamodb,
+    lambda,
     clock: options.clock ?? Date.now,
+    owned: [...(options.dynamodb ? [] : [dynamodb]), ...(options.lambda ? [] : [lambda])],
   };
 }

@@ -84,6 +84,11 @@ export class TokenClient {
     return this.#share(slot, 'forced', () => this.#mint(resolved, slot, true));
   }
 
+  /** Closes the SDK clients this client made itself; injected ones are left to their owner. */
+  destroy(): void {
+    for (const client of this.#options.owned) client.destroy();
+  }
+
   async #lookup(request: ResolvedRequest, slot: Slot): Promise<AccessToken> {
     const generation = slot.generation;
     const stored = await readToken(this.#options.dynamodb, this.#options.tableName, request.key);

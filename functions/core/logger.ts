@@ -4,6 +4,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
  * Structured JSON logs. Callers log keys, outcomes, codes and durations, never a token or secret:
  * nothing here redacts, so nothing secret may be passed in (test/secrets-in-logs.test.ts checks).
  */
+/** What the handlers need of a logger; Powertools' Logger in Lambda, a readable one locally. */
+export type EventLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
+
 export function createLogger(serviceName = 'zaikio-token-broker'): Logger {
   return new Logger({ serviceName });
 }

@@ -7,7 +7,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Broker, createBroker } from '../core/broker.js';
 import { loadConfig } from '../core/config.js';
-import { createLogger, describeError } from '../core/logger.js';
+import { createLogger, describeError, type EventLogger } from '../core/logger.js';
 import { METRIC, METRICS_NAMESPACE } from '../core/metrics.js';
 import { parseRefreshMessage } from '../core/refresh/messages.js';
 import { Pacer } from '../core/refresh/pacer.js';
@@ -51,7 +51,7 @@ export function createRefresher(broker: Broker): Refresher {
 
 export function createRefreshHandler(
   dependencies: () => RefreshDependencies,
-  logger = createLogger(),
+  logger: EventLogger = createLogger(),
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   return async (event) => {
     const { refresher, metrics } = dependencies();

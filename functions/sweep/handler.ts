@@ -6,9 +6,9 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type Broker, createBroker } from '../core/broker.js';
 import { ENV, loadConfig } from '../core/config.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, type EventLogger } from '../core/logger.js';
 import { METRIC, METRICS_NAMESPACE } from '../core/metrics.js';
-import { Sweeper, type SweepResult } from '../core/refresh/sweeper.js';
+import { type RefreshQueue, Sweeper, type SweepResult } from '../core/refresh/sweeper.js';
 import { SqsRefreshQueue } from './sqs-queue.js';
 
 /** Stop paging this long before the Lambda timeout, leaving time to send and publish. */
@@ -16,24 +16,19 @@ const SAFETY_MARGIN_MS = 5_000;
 
 export interface SweepDependencies {
   readonly broker: Broker;
-  readonly sqs: SQSClient;
-  readonly queueUrl: string;
+  /** SQS in Lambda; an in-process queue in the local runtime. */
+  readonly queue: RefreshQueue;
   readonly metrics?: Metrics;
 }
 
 export function createSweepHandler(
   dependencies: () => SweepDependencies,
-  logger = createLogger(),
+  logger: EventLogger = createLogger(),
 ): (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<SweepResult> {
   return async (_event, context) => {
-    const { broker, sqs, queueUrl, metrics } = dependencies();
+    const { broker, queue, metrics } = dependencies();
     const { settings } = broker.config;
-    const sweeper = new Sweeper({
-      store: broker.store,
-      queue: new SqsRefreshQueue(sqs, queueUrl, settings.keysPerMessage),
-      settings,
-      clock: broker.clock,
-    });
+    const sweeper = new Sweeper({ store: broker.store, queue, settings, clock: broker.clock });
     const remaining = context?.getRemainingTimeInMillis() ?? settings.scheduleIntervalMs;
     const result = await sweeper.sweep(broker.clock() + remaining - SAFETY_MARGIN_MS);
     logger.info('sweep', { ...result });
@@ -54,11 +49,13 @@ let dependencies: SweepDependencies | undefined;
 export const handler = createSweepHandler(() => {
   const queueUrl = process.env[ENV.refreshQueueUrl];
   if (queueUrl === undefined) throw new Error(`environment variable ${ENV.refreshQueueUrl} is not set`);
-  dependencies ??= {
-    broker: createBroker(loadConfig()),
-    sqs: new SQSClient({}),
-    queueUrl,
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'sweeper' }),
-  };
+  if (dependencies === undefined) {
+    const broker = createBroker(loadConfig());
+    dependencies = {
+      broker,
+      queue: new SqsRefreshQueue(new SQSClient({}), queueUrl, broker.config.settings.keysPerMessage),
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'sweeper' }),
+    };
+  }
   return dependencies;
 });

@@ -9,7 +9,7 @@ import { createRefresher, createRefreshHandler } from '../../functions/refresh/h
 import { createSweepHandler } from '../../functions/sweep/handler.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { silentLogger } from '../support/logs.js';
-import { createTestQueue, QUEUE_URL, sqsRecord, type TestQueue } from '../support/queue.js';
+import { createTestQueue, refreshQueue, sqsRecord, type TestQueue } from '../support/queue.js';
 
 describe('scheduled refresh through the real sweeper and worker handlers', () => {
   let harness: Harness;
@@ -40,7 +40,7 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
       hub: { backoffBaseMs: 1 },
     });
     const dependencies = { broker, refresher: createRefresher(broker) };
-    sweep = createSweepHandler(() => ({ broker, sqs: queue.sqs, queueUrl: QUEUE_URL }), silentLogger());
+    sweep = createSweepHandler(() => ({ broker, queue: refreshQueue(queue) }), silentLogger());
     refresh = createRefreshHandler(() => dependencies, silentLogger());
   });
 
@@ -219,7 +219,7 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     const settings = resolveSettings({ hubRequestsPerSecond: 1, dueShards: 4 });
     const small = { ...limited, config: { ...limited.config, settings } };
     const limitedSweep = createSweepHandler(
-      () => ({ broker: small, sqs: queue.sqs, queueUrl: QUEUE_URL }),
+      () => ({ broker: small, queue: refreshQueue(queue) }),
       silentLogger(),
     );
     await mintKeys(100);

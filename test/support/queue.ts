@@ -5,8 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { SqsRefreshQueue } from '../../functions/sweep/sqs-queue.js';
+import { sqsRecord } from '../../local/refresh-queue.js';
+
+export { sqsRecord };
 
 export const QUEUE_URL = 'https://sqs.local/000000000000/refresh';
 
@@ -18,26 +22,6 @@ export interface TestQueue {
   /** Up to `batchSize` waiting messages as one Lambda SQS event. */
   takeEvent(batchSize?: number): SQSEvent | undefined;
   restore(): void;
-}
-
-export function sqsRecord(body: string): SQSRecord {
-  const now = String(Date.now());
-  return {
-    messageId: randomUUID(),
-    receiptHandle: randomUUID(),
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: now,
-      SenderId: 'sweeper',
-      ApproximateFirstReceiveTimestamp: now,
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-central-1:000000000000:refresh',
-    awsRegion: 'eu-central-1',
-  };
 }
 
 export function createTestQueue(): TestQueue {
@@ -69,4 +53,9 @@ export function createTestQueue(): TestQueue {
     },
     restore: () => mock.restore(),
   };
+}
+
+/** The sweeper's real SQS adapter over the mocked client. */
+export function refreshQueue(queue: TestQueue, keysPerMessage = 10): SqsRefreshQueue {
+  return new SqsRefreshQueue(queue.sqs, QUEUE_URL, keysPerMessage);
 }
