@@ -62,5 +62,5 @@ export const handler = createMintHandler(
     return broker;
   },
   createLogger(),
-  new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'mint' }),
+  new Metrics({ namespace: METRICS_NAMESPACE }),
 );

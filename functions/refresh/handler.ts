@@ -109,7 +109,7 @@ export const handler = createRefreshHandler(() => {
     dependencies = {
       broker,
       refresher: createRefresher(broker),
-      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'refresh-worker' }),
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE }),
     };
   }
   return dependencies;

@@ -11,7 +11,7 @@ import { METRIC, METRICS_NAMESPACE } from '../core/metrics.js';
 import { type RefreshQueue, Sweeper, type SweepResult } from '../core/refresh/sweeper.js';
 import { SqsRefreshQueue } from './sqs-queue.js';
 
-/** Stop paging this long before the Lambda timeout, leaving time to send and publish. */
+/** Stop paging this long (at most a fifth of the run) before the timeout, to send and publish. */
 const SAFETY_MARGIN_MS = 5_000;
 
 export interface SweepDependencies {
@@ -30,7 +30,9 @@ export function createSweepHandler(
     const { settings } = broker.config;
     const sweeper = new Sweeper({ store: broker.store, queue, settings, clock: broker.clock });
     const remaining = context?.getRemainingTimeInMillis() ?? settings.scheduleIntervalMs;
-    const result = await sweeper.sweep(broker.clock() + remaining - SAFETY_MARGIN_MS);
+    const result = await sweeper.sweep(
+      broker.clock() + remaining - Math.min(SAFETY_MARGIN_MS, remaining / 5),
+    );
     logger.info('sweep', { ...result });
     if (metrics !== undefined) {
       metrics.addMetric(METRIC.due, MetricUnit.Count, result.due);
@@ -54,7 +56,7 @@ export const handler = createSweepHandler(() => {
     dependencies = {
       broker,
       queue: new SqsRefreshQueue(new SQSClient({}), queueUrl, broker.config.settings.keysPerMessage),
-      metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'sweeper' }),
+      metrics: new Metrics({ namespace: METRICS_NAMESPACE }),
     };
   }
   return dependencies;

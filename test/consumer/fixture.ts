@@ -1,0 +1,170 @@
+/**
+ * The consumer client against real parts: dynalite and the Hub simulator (test/support/harness.ts),
+ * the real mint handler served by the local Lambda endpoint, and real SDK clients on loopback.
+ * Every consumer's GetItem and Invoke calls are counted by a middleware on its clients' stacks.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { type AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { AccessTokenRequest, TokenClient, TokenClientOptions } from '../../functions/consumer/index.js';
+import { createTokenClient } from '../../functions/consumer/index.js';
+import type { Broker } from '../../functions/core/broker.js';
+import { parseScopeString } from '../../functions/core/scopes.js';
+import { type TokenKey, tokenKey } from '../../functions/core/store/key.js';
+import { createMintHandler } from '../../functions/mint/handler.js';
+import { type LambdaEndpoint, startLambdaEndpoint } from '../../local/lambda-endpoint.js';
+import { type Harness, type HarnessOptions, ORG, startHarness } from '../support/harness.js';
+
+export const MINT_FUNCTION = 'zaikio-token-mint';
+export const LOCAL = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+export const ITEMS_READ: AccessTokenRequest = { organizationId: ORG, scopes: ['warehouse.items.r'] };
+export const ITEMS_READ_KEY: TokenKey = tokenKey('default', parseScopeString(`Org/${ORG}.warehouse.items.r`));
+
+/** A clock every part shares (Hub simulator, mint function, consumers), moved by the test. */
+export interface ManualClock {
+  readonly now: () => number;
+  advance(ms: number): void;
+}
+
+export function manualClock(start = Date.now()): ManualClock {
+  let now = start;
+  return {
+    now: () => now,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+export interface RecordedGetItem {
+  readonly projection: string | undefined;
+  readonly names: Readonly<Record<string, string>> | undefined;
+  readonly item: Readonly<Record<string, AttributeValue>> | undefined;
+}
+
+export interface CallLog {
+  getItem: number;
+  invoke: number;
+  /** Every command name any consumer sent, in order. */
+  readonly commands: string[];
+  readonly getItems: RecordedGetItem[];
+}
+
+export interface ConsumerFixture {
+  readonly harness: Harness;
+  readonly endpoint: LambdaEndpoint;
+  readonly clock: ManualClock;
+  readonly calls: CallLog;
+  /** A new consumer "container": its own SDK clients (counted) and an empty memory. */
+  consumer(overrides?: Partial<TokenClientOptions>): TokenClient;
+  /** The whole stored item, as only the broker may read it. */
+  fullItem(key?: TokenKey): Promise<Record<string, AttributeValue> | undefined>;
+  resetCalls(): void;
+  stop(): Promise<void>;
+}
+
+export interface ConsumerFixtureOptions {
+  readonly harness?: HarnessOptions;
+  /** The mint function's logger. @default silent */
+  readonly logger?: Logger;
+  /** The Lambda endpoint's log. @default none */
+  readonly log?: (line: string) => void;
+}
+
+export async function startConsumerFixture(options: ConsumerFixtureOptions = {}): Promise<ConsumerFixture> {
+  const clock = manualClock();
+  const harness = await startHarness({
+    ...options.harness,
+    hub: { clock: clock.now, ...options.harness?.hub },
+  });
+  // One mint container, built on its first invocation like the real handler's broker.
+  let broker: Broker | undefined;
+  const mint = createMintHandler(
+    () => {
+      broker ??= harness.broker({ clock: clock.now });
+      return broker;
+    },
+    options.logger ?? new Logger({ logLevel: 'SILENT' }),
+  );
+  const endpoint = await startLambdaEndpoint({
+    functions: { [MINT_FUNCTION]: mint },
+    ...(options.log === undefined ? {} : { log: options.log }),
+  });
+  const calls: CallLog = { getItem: 0, invoke: 0, commands: [], getItems: [] };
+  const clients: Array<{ destroy(): void }> = [];
+
+  const counted = () => {
+    const dynamodb = new DynamoDBClient({ endpoint: harness.dynamo.endpoint, ...LOCAL });
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.commands.push(context.commandName ?? 'unknown');
+        if (context.commandName === 'GetItemCommand') calls.getItem += 1;
+        const result = await next(args);
+        const { input } = args;
+        const { output } = result;
+        if (context.commandName === 'GetItemCommand') {
+          calls.getItems.push({
+            projection: 'ProjectionExpression' in input ? input.ProjectionExpression : undefined,
+            names: 'ExpressionAttributeNames' in input ? input.ExpressionAttributeNames : undefined,
+            item: 'Item' in output ? output.Item : undefined,
+          });
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+    const lambda = new LambdaClient({ endpoint: endpoint.url, ...LOCAL, maxAttempts: 1 });
+    lambda.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.commands.push(context.commandName ?? 'unknown');
+        if (context.commandName === 'InvokeCommand') calls.invoke += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+    clients.push(dynamodb, lambda);
+    return { dynamodb, lambda };
+  };
+
+  return {
+    harness,
+    endpoint,
+    clock,
+    calls,
+    consumer(overrides = {}) {
+      return createTokenClient({
+        tableName: harness.config.tableName,
+        mintFunctionName: MINT_FUNCTION,
+        clock: clock.now,
+        env: {},
+        ...counted(),
+        ...overrides,
+      });
+    },
+    async fullItem(key = ITEMS_READ_KEY) {
+      const dynamodb = harness.dynamo.client();
+      try {
+        const { Item } = await dynamodb.send(
+          new GetItemCommand({
+            TableName: harness.config.tableName,
+            Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+          }),
+        );
+        return Item;
+      } finally {
+        dynamodb.destroy();
+      }
+    },
+    resetCalls() {
+      calls.getItem = 0;
+      calls.invoke = 0;
+      calls.commands.length = 0;
+      calls.getItems.length = 0;
+    },
+    async stop() {
+      for (const client of clients) client.destroy();
+      await endpoint.stop();
+      await harness.stop();
+    },
+  };
+}

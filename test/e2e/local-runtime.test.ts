@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ORG = 'b1475f65-236c-58b8-96e1-e1778b43beb7';
+const SCOPE = `Org/${ORG}.warehouse.items.r`;
+const LOCAL = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+}
+
+/** Starts `npm start`'s entry as a child process and waits for its "ready" line. */
+async function start(env: Record<string, string>): Promise<Started> {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  await waitFor(
+    () => output.includes('\nready\n'),
+    30_000,
+    () => `no ready line; output:\n${output}`,
+  );
+  return { child, output: () => output };
+}
+
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  ms: number,
+  why: () => string,
+): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error(why());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stop(started: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
+  started.child.kill('SIGINT');
+  return exited;
+}
+
+describe('npm start (local runtime) end to end', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'broker-e2e-'));
+  let env: Record<string, string>;
+  let lambda: LambdaClient;
+  let dynamodb: DynamoDBClient;
+
+  beforeAll(async () => {
+    env = {
+      DYNAMODB_PORT: String(await freePort()),
+      LAMBDA_PORT: String(await freePort()),
+      HUB_PORT: String(await freePort()),
+      LOCAL_DATA_DIR: dataDir,
+      // Short lifetimes so a scheduled refresh happens within seconds.
+      HUB_TOKEN_LIFETIME_SECONDS: '8',
+      BROKER_SETTINGS: JSON.stringify({
+        scheduleIntervalMs: 1000,
+        refreshAheadMs: 3000,
+        refreshJitterMs: 0,
+        minValiditySeconds: 1,
+      }),
+    };
+    lambda = new LambdaClient({ ...LOCAL, endpoint: `http://127.0.0.1:${env.LAMBDA_PORT}` });
+    dynamodb = new DynamoDBClient({ ...LOCAL, endpoint: `http://127.0.0.1:${env.DYNAMODB_PORT}` });
+  });
+  afterAll(() => {
+    lambda.destroy();
+    dynamodb.destroy();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function invoke(payload: unknown) {
+    const response = await lambda.send(
+      new InvokeCommand({ FunctionName: 'mint', Payload: JSON.stringify(payload) }),
+    );
+    return {
+      functionError: response.FunctionError,
+      body: JSON.parse(Buffer.from(response.Payload ?? new Uint8Array()).toString('utf8')),
+    };
+  }
+
+  async function storedToken(): Promise<string | undefined> {
+    const { Item } = await dynamodb.send(
+      new GetItemCommand({
+        TableName: 'zaikio-tokens',
+        Key: { pk: { S: `Org/${ORG}` }, sk: { S: 'default#warehouse.items.r' } },
+        ConsistentRead: true,
+      }),
+    );
+    return Item?.accessToken?.S;
+  }
+
+  it('mints, refreshes on schedule, refuses ungranted scopes, and keeps tokens across a restart', async () => {
+    const first = await start(env);
+    let lastToken: string | undefined;
+    try {
+      expect(first.output()).toContain(`http://127.0.0.1:${env.LAMBDA_PORT}`);
+      expect(first.output()).toContain('curl -s -X POST');
+
+      const minted = await invoke({ scope: SCOPE });
+      expect(minted.functionError).toBeUndefined();
+      expect(minted.body).toMatchObject({ tokenType: 'Bearer', bearer: { type: 'Organization', id: ORG } });
+      expect(await storedToken()).toBe(minted.body.accessToken);
+
+      // No one asks again: the scheduled sweep and worker replace the token before it expires.
+      await waitFor(
+        async () => (await storedToken()) !== minted.body.accessToken,
+        20_000,
+        () => `no scheduled refresh; output:\n${first.output()}`,
+      );
+      // …and say so in one readable line.
+      await waitFor(
+        () =>
+          /refresh +Org\/b1475f65\S* default#warehouse\.items\.r +(refreshed|fell-back)/.test(first.output()),
+        5_000,
+        () => `no refresh line; output:\n${first.output()}`,
+      );
+
+      const refused = await invoke({ organizationId: 'aaaa-bbbb', scopes: ['warehouse.items.r'] });
+      expect(refused.functionError).toBe('Unhandled');
+      expect(refused.body.errorType).toBe('ScopeNotGrantedError');
+      expect(refused.body.errorMessage).toContain('bearer_does_not_exist');
+      lastToken = await storedToken();
+      expect(first.output()).not.toContain(minted.body.accessToken);
+    } finally {
+      expect(await stop(first)).toBe(0);
+    }
+    expect(first.output()).toContain('stopped');
+
+    const second = await start(env);
+    try {
+      const kept = await storedToken();
+      expect(kept).toBeDefined();
+      // The stored token survived; it may have been refreshed again right after the restart.
+      expect([lastToken, await storedToken()]).toContain(kept);
+    } finally {
+      expect(await stop(second)).toBe(0);
+    }
+  }, 120_000);
+});

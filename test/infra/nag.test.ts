@@ -1,0 +1,100 @@
+/**
+ * cdk-nag v3, AwsSolutions pack: no finding may be left, and every acknowledgement names one
+ * finding on one resource with a specific reason.
+ */
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { ZaikioTokenBrokerStack } from '../../infra/broker-stack.js';
+import { readContext } from '../../infra/context.js';
+import { ZaikioTokenBroker } from '../../infra/zaikio-token-broker.js';
+import { newApp } from './support.js';
+
+/** Findings as "RuleId at path", so a failure names what to fix. */
+function findings(scope: IConstruct): string[] {
+  const report = new AwsSolutionsChecks().validateScope(scope);
+  return report.violations.flatMap((violation) =>
+    violation.violatingResources.map(
+      (resource) => `${violation.ruleName} (${violation.severity}) at ${resource.constructPath}`,
+    ),
+  );
+}
+
+function acknowledgements(scope: IConstruct): Array<{ path: string; id: string; reason: string }> {
+  return scope.node.findAll().flatMap((construct) =>
+    construct.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) =>
+        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+          path: construct.node.path,
+          id: id.replace(/^annotation::/i, ''),
+          reason,
+        })),
+      ),
+  );
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it('finds nothing in the stack `cdk synth` builds by default', () => {
+    const app = newApp({ bundle: false });
+    new ZaikioTokenBrokerStack(app, 'Default', { config: readContext(() => undefined) });
+    expect(findings(app)).toEqual([]);
+  });
+
+  it('finds nothing with imported secrets, an alarm topic, the example consumer and consumers granted access', () => {
+    const app = newApp({ bundle: false });
+    const stack = new Stack(app, 'Variant');
+    const broker = new ZaikioTokenBroker(stack, 'Broker', {
+      hub: 'production',
+      clients: [
+        { name: 'printing', existingSecret: { secretName: 'zaikio/printing' } },
+        { name: 'created' },
+        {
+          name: 'warehouse',
+          existingSecret: {
+            secretCompleteArn: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:zaikio/wh-AbC123',
+          },
+        },
+      ],
+      alarmTopic: sns.Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:eu-central-1:123456789012:ops'),
+      exampleConsumer: true,
+    });
+    const consumer = new iam.Role(stack, 'Consumer', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    broker.grantTokenAccess(consumer, { organizations: ['b1475f65-236c-58b8-96e1-e1778b43beb7'] });
+    expect(findings(app)).toEqual([]);
+  });
+
+  it('runs as a validation plugin in `cdk synth` and lets the app synthesize', () => {
+    const app = newApp({ bundle: false });
+    new ZaikioTokenBrokerStack(app, 'Synth', { config: readContext(() => undefined) });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    const assembly = app.synth();
+    expect(assembly.getStackByName('Synth').template.Resources).toBeDefined();
+  });
+
+  it('does report findings (the check is live): a queue without TLS or encryption', () => {
+    const app = newApp({ bundle: false });
+    new sqs.Queue(new Stack(app, 'Bad'), 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    expect(findings(app).join('\n')).toMatch(/AwsSolutions-SQS4/);
+  });
+
+  it('acknowledges only named findings on single resources, each with a specific reason', () => {
+    const app = newApp({ bundle: false });
+    new ZaikioTokenBrokerStack(app, 'Acks', { config: readContext(() => undefined) });
+    const acks = acknowledgements(app);
+    expect(acks.map(({ path, id }) => `${id} at ${path}`).sort()).toEqual([
+      'AwsSolutions-SMG4 at Acks/Broker/Credentials/Client-default',
+      'AwsSolutions-SQS3 at Acks/Broker/ScheduleDeadLetterQueue',
+    ]);
+    for (const { reason } of acks) {
+      expect(reason.length).toBeGreaterThan(100);
+      expect(reason).not.toMatch(/\b(todo|tbd|ignore|fixme)\b/i);
+    }
+  });
+});
