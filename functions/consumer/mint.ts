@@ -68,7 +68,7 @@ function parseFunctionError(value: unknown, functionName: string): BrokerError {
   }
   // A runtime failure's message may quote anything; only its type is repeated here.
   const type = typeof errorType === 'string' ? errorType : 'an unnamed error';
-  return new HubUnavailableError('hub_unavailable', `the mint function ${functionName} failed with ${type}`);
+  return new HubUnavailableError('mint_unavailable', `the mint function ${functionName} failed with ${type}`);
 }
 
 function decode(bytes: Uint8Array | undefined): unknown {
@@ -103,7 +103,7 @@ export async function invokeMint(
       );
     }
     throw new HubUnavailableError(
-      'hub_unavailable',
+      'mint_unavailable',
       `the mint function ${functionName} could not be invoked (${name}); try again`,
       {},
       { cause: error },

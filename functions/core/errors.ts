@@ -4,7 +4,7 @@
  * Rules: a message says what is wrong and what to do; it never contains a client secret, an access
  * token, a refresh token or a raw Hub response body. Structured details live in `details`, which is
  * also never a place for secrets. The class `name` is what AWS Lambda reports as `errorType`, so the
- * five public names below are part of the mint function's contract (docs/mint-contract.md).
+ * five public names below are part of the mint function's contract (docs/consumers.md).
  */
 
 export type BrokerErrorCode =
@@ -23,7 +23,8 @@ export type BrokerErrorCode =
   | 'hub_invalid_response'
   | 'lease_wait_timeout'
   | 'corrupt_item'
-  | 'store_unavailable';
+  | 'store_unavailable'
+  | 'mint_unavailable';
 
 export interface BrokerErrorDetails {
   /** Scope error codes exactly as the Hub sent them (e.g. `ungranted_scope`). */
@@ -128,7 +129,8 @@ export class HubUnavailableError extends BrokerError {
       | 'hub_invalid_response'
       | 'lease_wait_timeout'
       | 'corrupt_item'
-      | 'store_unavailable',
+      | 'store_unavailable'
+      | 'mint_unavailable',
     message: string,
     details?: BrokerErrorDetails,
     options?: { cause?: unknown },
@@ -190,6 +192,7 @@ export function reviveError(parts: {
         'lease_wait_timeout',
         'corrupt_item',
         'store_unavailable',
+        'mint_unavailable',
       ];
       const hubCode = known.includes(code ?? '') ? (code as HubUnavailableError['code']) : 'hub_unavailable';
       return new HubUnavailableError(hubCode, message, details);

@@ -1,5 +1,5 @@
 /**
- * The mint function's JSON contract (docs/mint-contract.md): parsing the request, shaping the
+ * The mint function's JSON contract (docs/consumers.md): parsing the request, shaping the
  * response. Strict: unknown fields and wrong types are rejected with a message naming the field.
  */
 import { InvalidRequestError } from '../core/errors.js';

@@ -204,7 +204,7 @@ describe('mint errors become the typed error classes', () => {
     };
     const error = await failure(consumer().getAccessToken(ITEMS_READ));
     expect(error).toBeInstanceOf(HubUnavailableError);
-    expect(error.code).toBe('hub_unavailable');
+    expect(error.code).toBe('mint_unavailable');
     expect(error.message).toContain('TypeError');
     expect(error.message).not.toContain('value in it');
   });
@@ -239,7 +239,7 @@ describe('mint errors become the typed error classes', () => {
     clients.push(lambda);
     const error = await failure(consumer({ lambda }).getAccessToken(ITEMS_READ));
     expect(error).toBeInstanceOf(HubUnavailableError);
-    expect(error).toMatchObject({ code: 'hub_unavailable', transient: true });
+    expect(error).toMatchObject({ code: 'mint_unavailable', transient: true });
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * The stored token item, parsed strictly from what DynamoDB returns. See docs/token-item.md.
+ * The stored token item, parsed strictly from what DynamoDB returns. See docs/consumers.md.
  */
 import { HubUnavailableError } from '../errors.js';
 import type { TokenKey } from './key.js';

@@ -1,6 +1,6 @@
 /**
  * The tokens table: one source of truth for the CDK stack, the local runtime and the tests.
- * The item itself is documented for readers in any language in docs/token-item.md.
+ * The item itself is documented for readers in any language in docs/consumers.md.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
