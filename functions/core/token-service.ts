@@ -95,7 +95,7 @@ export class TokenService {
     let pollMs = LEASE_POLL_FIRST_MS;
     for (;;) {
       if (servable(record)) {
-        await store.recordUse(key).catch(() => false);
+        await this.#recordUseIfStale(record);
         return { token: issued(record, request.scopes.bearer), outcome: waited ? 'waited' : 'stored' };
       }
       this.#throwRecordedFailure(record, request, failuresAtStart);
@@ -225,6 +225,17 @@ export class TokenService {
     if (record.status === 'revoked' && now - lastError.at < this.#options.settings.negativeCacheMs)
       throw revived();
     if (lastError.retryAt !== undefined && lastError.retryAt > now) throw revived();
+  }
+
+  /**
+   * Keeps the key out of the idle set. Checked against the item we just read, so a busy key costs
+   * one write per usageRecordIntervalMs, not one (failed conditional) write per request.
+   */
+  async #recordUseIfStale(record: TokenRecord | undefined): Promise<void> {
+    const { store, settings, clock } = this.#options;
+    if (record === undefined || (record.lastRequestedAt ?? 0) >= clock() - settings.usageRecordIntervalMs) return;
+    // Best effort: a failed bookkeeping write must not fail a request that has its token.
+    await store.recordUse(record.key).catch(() => false);
   }
 
   #minValiditySeconds(request: TokenRequest): number {

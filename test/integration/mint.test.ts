@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../functions/core/broker.js';
 import { parseScopeString } from '../../functions/core/scopes.js';
+import { resolveSettings } from '../../functions/core/settings.js';
 import { tokenKey } from '../../functions/core/store/key.js';
 import { fromWire } from '../../functions/core/wire-error.js';
 import { createMintHandler } from '../../functions/mint/handler.js';
@@ -233,5 +234,33 @@ describe('mint handler against dynalite and the Hub simulator', () => {
     expect(stored?.version).toBeGreaterThan(0);
     expect(stored?.refreshToken).toEqual(expect.any(String));
     expect(stored?.dueAt).toBeLessThan(stored?.token?.expiresAt ?? 0);
+  });
+
+  it('records use at most once per interval, never a write per request', async () => {
+    const dynamodb = harness.dynamo.client();
+    const commands: string[] = [];
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    // A one-minute interval, so the token (10 minutes) is still valid when the next use is due.
+    const settings = resolveSettings({ usageRecordIntervalMs: 60_000 });
+    broker = harness.broker({ clock: () => now, dynamodb, config: { ...harness.config, settings } });
+    mint = createMintHandler(() => broker, silentLogger());
+    const event = await freshKeyEvent();
+    await invoke(mint, event);
+    commands.length = 0;
+    for (let i = 0; i < 5; i++) await invoke(mint, event);
+    expect(commands.filter((name) => name === 'UpdateItemCommand')).toHaveLength(0);
+
+    now += broker.config.settings.usageRecordIntervalMs + 1;
+    await invoke(mint, event);
+    await invoke(mint, event);
+    expect(commands.filter((name) => name === 'UpdateItemCommand')).toHaveLength(1);
+    const key = tokenKey('default', parseScopeString(event.scope));
+    expect((await broker.store.get(key, { consistent: true }))?.lastRequestedAt).toBe(now);
   });
 });

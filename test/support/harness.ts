@@ -31,7 +31,8 @@ export interface Harness {
   readonly secrets: ReturnType<typeof mockClient>;
   setSecret(value: string): void;
   secretReads(): number;
-  broker(deps?: BrokerDependencies): Broker;
+  /** `config` replaces the harness's configuration, e.g. to change a setting for one broker. */
+  broker(deps?: BrokerDependencies & { readonly config?: BrokerConfig }): Broker;
   stop(): Promise<void>;
 }
 
@@ -65,8 +66,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     secrets,
     setSecret,
     secretReads: () => secrets.commandCalls(GetSecretValueCommand).length,
-    broker(deps = {}) {
-      const broker = createBroker(config, { dynamodb: dynamo.client(), secretsManager, ...deps });
+    broker({ config: override, ...deps } = {}) {
+      const broker = createBroker(override ?? config, { dynamodb: dynamo.client(), secretsManager, ...deps });
       brokers.push(broker);
       return broker;
     },
