@@ -617,3 +617,35 @@ describe('processTokenResponse: errors', () => {
     }
   });
 });
+
+describe('error classification never mistakes an outage for a refusal', () => {
+  it.each([
+    [503, { errors: ['service_unavailable'] }],
+    [500, { errors: { base: ['ungranted_scope'] } }],
+    [502, { errors: { scopes: ['bearer_does_not_exist'] } }],
+    [408, { errors: { scopes: ['ungranted_scope'] } }],
+  ])('a %i with an errors body is HubUnavailableError', (status, body) => {
+    const error = failure(answer(status, body));
+    expect(error).toMatchObject({ name: 'HubUnavailableError', code: 'hub_unavailable', transient: true });
+  });
+
+  it('a 401 with an errors body is still invalid_client, so the secret is re-read', () => {
+    expect(failure(answer(401, { errors: { base: ['unauthorized'] } }))).toMatchObject({
+      name: 'InvalidClientError',
+      code: 'invalid_client',
+    });
+  });
+
+  it('an unknown code outside "scopes" is an unusable answer, not a refusal', () => {
+    const error = failure(answer(404, { errors: { base: ['not_found'] } }));
+    expect(error).toMatchObject({ name: 'HubUnavailableError', code: 'hub_invalid_response' });
+    expect(error.details.hubCodes).toEqual(['not_found']);
+  });
+
+  it('a known scope code elsewhere in "errors" is a refusal', () => {
+    expect(failure(answer(422, { errors: { base: ['ungranted_scope'] } }))).toMatchObject({
+      name: 'ScopeNotGrantedError',
+      details: { hubCodes: ['ungranted_scope'] },
+    });
+  });
+});

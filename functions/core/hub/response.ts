@@ -4,6 +4,7 @@
  */
 import {
   type BrokerError,
+  type BrokerErrorDetails,
   HubUnavailableError,
   InvalidClientError,
   InvalidGrantError,
@@ -35,11 +36,11 @@ export function processTokenResponse(response: HubHttpResponse, requested: Scope
   throw errorFromResponse(response, requested, now);
 }
 
-function invalid(message: string, status: number): HubUnavailableError {
+function invalid(message: string, status: number, details: BrokerErrorDetails = {}): HubUnavailableError {
   return new HubUnavailableError(
     'hub_invalid_response',
     `the Zaikio Hub sent an unusable token response: ${message}`,
-    { hubStatus: status },
+    { ...details, hubStatus: status },
   );
 }
 
@@ -168,12 +169,40 @@ export function retryTimeFrom(response: HubHttpResponse, now: number): number {
   return now + DEFAULT_RATE_LIMIT_WAIT_MS;
 }
 
-/** Collects scope codes from `{"errors": {"scopes": [...], ...}}`, keeping only code-shaped strings. */
-function scopeCodes(json: Record<string, unknown> | undefined): string[] {
+/** Scope error codes Zaikio is known to send (zaikio-hub-api.md); other keys' codes must be one of them. */
+const KNOWN_SCOPE_CODES = new Set([
+  'ungranted_scope',
+  'bearer_does_not_exist',
+  'different_bearer_types',
+  'malformed_scope',
+  'scope_is_not_included_in_desired_scopes',
+  'different_bearer_ids',
+  'unpermitted_bearer_id',
+  'scope_was_not_granted_in_parent',
+  'unconnected_app',
+]);
+
+function errorCodes(json: Record<string, unknown> | undefined): string[] {
   const errors = json?.errors;
   if (typeof errors !== 'object' || errors === null) return [];
   const values = Array.isArray(errors) ? errors : Object.values(errors);
   return values.flat().filter((code): code is string => typeof code === 'string' && HUB_CODE.test(code));
+}
+
+/**
+ * Scope codes from `{"errors": {"scopes": [...]}}` (any code-shaped string there), plus known scope
+ * codes found elsewhere in `errors`. A code we do not know outside `scopes` is not a refusal.
+ */
+function scopeCodes(json: Record<string, unknown> | undefined): string[] {
+  const errors = json?.errors;
+  if (typeof errors !== 'object' || errors === null) return [];
+  const codeShaped = (value: unknown): value is string => typeof value === 'string' && HUB_CODE.test(value);
+  const underScopes = Array.isArray(errors) ? [] : (errors as Record<string, unknown>).scopes;
+  const fromScopes = Array.isArray(underScopes) ? underScopes.filter(codeShaped) : [];
+  const elsewhere = (Array.isArray(errors) ? errors : Object.values(errors))
+    .flat()
+    .filter((code): code is string => codeShaped(code) && KNOWN_SCOPE_CODES.has(code));
+  return [...new Set([...fromScopes, ...elsewhere])];
 }
 
 function errorFromResponse(response: HubHttpResponse, requested: ScopeSet, now: number): BrokerError {
@@ -181,7 +210,9 @@ function errorFromResponse(response: HubHttpResponse, requested: ScopeSet, now: 
   const json = parseJsonObject(response.body);
   const error = typeof json?.error === 'string' && HUB_CODE.test(json.error) ? json.error : undefined;
   const codes = scopeCodes(json);
-  const details = { hubStatus: status, ...(codes.length > 0 ? { hubCodes: codes } : {}) };
+  // Every code the Hub sent goes into the details for diagnosis; only scope codes decide the type.
+  const allCodes = errorCodes(json);
+  const details = { hubStatus: status, ...(allCodes.length > 0 ? { hubCodes: allCodes } : {}) };
 
   if (status === 429) {
     const retryAt = new Date(retryTimeFrom(response, now));
@@ -191,11 +222,15 @@ function errorFromResponse(response: HubHttpResponse, requested: ScopeSet, now: 
       details,
     );
   }
-  if (
-    error === 'invalid_client' ||
-    error === 'unauthorized_client' ||
-    (status === 401 && codes.length === 0)
-  ) {
+  // An outage is an outage whatever its body says: never a refusal that would revoke a token.
+  if (status >= 500 || status === 408) {
+    return new HubUnavailableError(
+      'hub_unavailable',
+      `the Zaikio Hub is unavailable (HTTP ${status}); try again shortly`,
+      details,
+    );
+  }
+  if (error === 'invalid_client' || error === 'unauthorized_client' || status === 401) {
     return new InvalidClientError(
       'invalid_client',
       'the Zaikio Hub refused the app credentials; check clientId and clientSecret in the secret ' +
@@ -230,12 +265,5 @@ function errorFromResponse(response: HubHttpResponse, requested: ScopeSet, now: 
       details,
     );
   }
-  if (status >= 500 || status === 408) {
-    return new HubUnavailableError(
-      'hub_unavailable',
-      `the Zaikio Hub is unavailable (HTTP ${status}); try again shortly`,
-      details,
-    );
-  }
-  return invalid(`unexpected HTTP ${status}${error === undefined ? '' : ` (${error})`}`, status);
+  return invalid(`unexpected HTTP ${status}${error === undefined ? '' : ` (${error})`}`, status, details);
 }
