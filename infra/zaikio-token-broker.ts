@@ -406,6 +406,10 @@ export class ZaikioTokenBroker extends Construct {
       grantee.addEnvironment(CONSUMER_ENV.tableName, this.table.tableName);
       grantee.addEnvironment(CONSUMER_ENV.mintFunctionName, this.mintFunction.functionName);
       grantee.addEnvironment(CONSUMER_ENV.defaultClient, this.defaultClient);
+      grantee.addEnvironment(
+        CONSUMER_ENV.usageRecordIntervalMs,
+        String(this.sizing.settings.usageRecordIntervalMs),
+      );
     }
     return read.combine(invoke);
   }

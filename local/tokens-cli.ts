@@ -4,9 +4,10 @@
  *   list                      every stored token: status, time to expiry, next refresh, last error
  *   show <scope>              one token in detail (scope in Zaikio form: Org/<id>.app.scope.perm,...)
  *   refresh <scope>           force a new token through the mint function
- *   forget <scope>            delete the stored item (the next request mints anew)
+ *   forget <scope>            delete the stored item (the next request mints anew); local only: a
+ *                             deployed table denies deletes to all but the broker's own roles
  *
- * Options: --client <name> (default "default"), --show-tokens (print token values: off by default),
+ * Options: --client <name> (default ZAIKIO_DEFAULT_CLIENT, else "default"), --show-tokens (print token values: off by default),
  * --aws (a deployed broker: default AWS credentials, --table/--function or TOKENS_TABLE_NAME and
  * MINT_FUNCTION_NAME), otherwise the local runtime (DYNAMODB_PORT, LAMBDA_PORT).
  */
@@ -22,7 +23,7 @@ import { parseRecord, type TokenRecord } from '../functions/core/store/record.js
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    client: { type: 'string', default: 'default' },
+    client: { type: 'string' },
     'show-tokens': { type: 'boolean', default: false },
     aws: { type: 'boolean', default: false },
     table: { type: 'string' },
@@ -31,6 +32,7 @@ const { values, positionals } = parseArgs({
 });
 const [command, scope] = positionals;
 const env = process.env;
+const client = values.client ?? env.ZAIKIO_DEFAULT_CLIENT ?? 'default';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const local = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
@@ -91,7 +93,7 @@ function printTable(rows: string[][]): void {
 
 function keyOf(text: string | undefined) {
   if (text === undefined) fail(`usage: npm run tokens -- ${command} "Org/<id>.app.scope.perm[,...]"`);
-  return tokenKey(values.client ?? 'default', parseScopeString(text));
+  return tokenKey(client, parseScopeString(text));
 }
 
 async function list(): Promise<void> {
@@ -150,7 +152,7 @@ async function refresh(): Promise<void> {
   const response = await lambda.send(
     new InvokeCommand({
       FunctionName: mintFunction,
-      Payload: JSON.stringify({ scope, client: values.client, forceRefresh: true }),
+      Payload: JSON.stringify({ scope, client, forceRefresh: true }),
     }),
   );
   const body = JSON.parse(Buffer.from(response.Payload ?? new Uint8Array()).toString('utf8'));

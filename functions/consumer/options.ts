@@ -11,6 +11,8 @@ export const CONSUMER_ENV = {
   tableName: 'TOKENS_TABLE_NAME',
   mintFunctionName: 'MINT_FUNCTION_NAME',
   defaultClient: 'ZAIKIO_DEFAULT_CLIENT',
+  /** The broker's usageRecordIntervalMs, so consumer and broker agree on when use is stale. */
+  usageRecordIntervalMs: 'ZAIKIO_USAGE_RECORD_INTERVAL_MS',
 } as const;
 
 /** The mint function's own default; the consumer asks for the same unless told otherwise. */
@@ -26,14 +28,14 @@ export interface TokenClientOptions {
   /** Name or ARN of the mint function. @default env MINT_FUNCTION_NAME */
   readonly mintFunctionName?: string;
   /**
-   * The app whose tokens a request without `client` gets. It must name the mint function's default
-   * app: it only forms the DynamoDB key, the mint request leaves `client` out.
+   * The app whose tokens a request without `client` gets; sent to the mint function too, so table
+   * key and mint request always name the same app.
    * @default env ZAIKIO_DEFAULT_CLIENT, else 'default'
    */
   readonly defaultClient?: string;
   /** @default 60 */
   readonly minValiditySeconds?: number;
-  /** @default 1 hour, the broker's usageRecordIntervalMs */
+  /** @default env ZAIKIO_USAGE_RECORD_INTERVAL_MS, else 1 hour (the broker's default) */
   readonly usageRecordIntervalMs?: number;
   /**
    * Local endpoints need no option: the SDK reads AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_LAMBDA.
@@ -44,7 +46,7 @@ export interface TokenClientOptions {
   readonly lambda?: LambdaClient;
   /** Epoch milliseconds. @default Date.now */
   readonly clock?: () => number;
-  /** Where the three variables above are read. @default process.env */
+  /** Where the variables of CONSUMER_ENV are read. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -92,7 +94,9 @@ export function resolveOptions(options: TokenClientOptions): ResolvedOptions {
   const env = options.env ?? process.env;
   const minValiditySeconds = options.minValiditySeconds ?? DEFAULT_MIN_VALIDITY_SECONDS;
   assertMinValiditySeconds(minValiditySeconds);
-  const usageRecordIntervalMs = options.usageRecordIntervalMs ?? DEFAULT_USAGE_RECORD_INTERVAL_MS;
+  const fromEnv = env[CONSUMER_ENV.usageRecordIntervalMs];
+  const usageRecordIntervalMs =
+    options.usageRecordIntervalMs ?? (fromEnv ? Number(fromEnv) : DEFAULT_USAGE_RECORD_INTERVAL_MS);
   if (!Number.isFinite(usageRecordIntervalMs) || usageRecordIntervalMs < 0) {
     throw new InvalidRequestError('invalid_request', 'usageRecordIntervalMs must be a finite number >= 0');
   }

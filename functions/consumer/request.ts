@@ -98,8 +98,9 @@ export function resolveRequest(
     payload: {
       [bearerField]: scopes.bearer.id,
       scopes: scopes.scopes,
-      // Left out when the caller left it out: the mint function then uses its own default app.
-      ...(client === undefined ? {} : { client }),
+      // Always named: a consumer whose default differs from the broker's gets a clear unknown_client
+      // error instead of reading one key and minting another.
+      client: client ?? defaults.defaultClient,
       minValiditySeconds,
     },
   };

@@ -15,6 +15,8 @@ export interface FetchRequest {
   readonly refreshToken?: string | undefined;
   /** Epoch ms by which the whole exchange, retries included, must be over. */
   readonly deadlineAt: number;
+  /** Runs before every Hub request (retries and fallbacks included): the worker's pacer. */
+  readonly beforeHubRequest?: (() => Promise<void>) | undefined;
 }
 
 export interface FetchResult {
@@ -55,13 +57,17 @@ export class TokenFetcher {
   async #exchange(request: FetchRequest, grant: TokenGrant): Promise<HubToken> {
     const credentials = await this.#credentials.get(request.client);
     try {
-      return await this.#hub.requestToken(grant, request.scopes, credentials, request.deadlineAt);
+      return await this.#hub.requestToken(grant, request.scopes, credentials, request.deadlineAt, {
+        beforeAttempt: request.beforeHubRequest,
+      });
     } catch (error) {
       if (!(error instanceof InvalidClientError) || error.code !== 'invalid_client') throw error;
       // The secret may have been rotated since we cached it: read it once more, then give up.
       const fresh = await this.#credentials.get(request.client, { forceFetch: true });
       if (fresh.sameAs(credentials)) throw error;
-      return this.#hub.requestToken(grant, request.scopes, fresh, request.deadlineAt);
+      return this.#hub.requestToken(grant, request.scopes, fresh, request.deadlineAt, {
+        beforeAttempt: request.beforeHubRequest,
+      });
     }
   }
 }

@@ -30,6 +30,11 @@ function malformed(message: string): InvalidRequestError {
   return new InvalidRequestError('malformed_scope', message);
 }
 
+/** Caller input quoted in a message, cut short: errors and log lines must stay small. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
 export function assertBearerId(id: unknown, field = 'bearer id'): asserts id is string {
   if (typeof id !== 'string' || !BEARER_ID.test(id) || id.length > 64) {
     throw malformed(`${field} must be a lowercase id of letters, digits and '-' (a UUID in practice)`);
@@ -44,12 +49,15 @@ export function parseBareScope(scope: unknown): string {
   const parts = scope.split('.');
   const [app, name, permission] = parts;
   if (parts.length !== 3 || app === undefined || name === undefined || permission === undefined) {
-    throw malformed(`scope "${scope}" must have the form app.scope.permission, e.g. "warehouse.items.r"`);
+    throw malformed(
+      `scope ${quoted(scope)} must have the form app.scope.permission, e.g. "warehouse.items.r"`,
+    );
   }
-  if (!APP.test(app)) throw malformed(`scope "${scope}": app "${app}" must match ${APP.source}`);
-  if (!SCOPE.test(name)) throw malformed(`scope "${scope}": scope name "${name}" must match ${SCOPE.source}`);
+  if (!APP.test(app)) throw malformed(`scope ${quoted(scope)}: app ${quoted(app)} must match ${APP.source}`);
+  if (!SCOPE.test(name))
+    throw malformed(`scope ${quoted(scope)}: scope name ${quoted(name)} must match ${SCOPE.source}`);
   if (!PERMISSIONS.has(permission)) {
-    throw malformed(`scope "${scope}": permission "${permission}" must be r, w or rw`);
+    throw malformed(`scope ${quoted(scope)}: permission ${quoted(permission)} must be r, w or rw`);
   }
   return scope;
 }
@@ -59,10 +67,10 @@ function parseBearer(text: string, whole: string): Bearer {
   const prefix = text.slice(0, slash);
   const type = slash > 0 ? BEARER_PREFIX[prefix] : undefined;
   if (type === undefined) {
-    throw malformed(`scope "${whole}" must start with a bearer "Org/<id>." or "Per/<id>."`);
+    throw malformed(`scope ${quoted(whole)} must start with a bearer "Org/<id>." or "Per/<id>."`);
   }
   const id = text.slice(slash + 1);
-  assertBearerId(id, `bearer id in "${whole}"`);
+  assertBearerId(id, `bearer id in ${quoted(whole)}`);
   return { type, id };
 }
 
@@ -86,12 +94,12 @@ export function parseScopeString(text: unknown): ScopeSet {
     // The bearer id may not contain dots, so the first dot ends it.
     const dot = full.indexOf('.');
     const found = parseBearer(dot < 0 ? full : full.slice(0, dot), full);
-    if (dot < 0) throw malformed(`scope "${full}" names a bearer but no app.scope.permission`);
+    if (dot < 0) throw malformed(`scope ${quoted(full)} names a bearer but no app.scope.permission`);
     if (bearer === undefined) bearer = found;
     else if (bearer.type !== found.type) {
-      throw malformed(`all scopes must name the same bearer type; "${full}" differs from the first`);
+      throw malformed(`all scopes must name the same bearer type; ${quoted(full)} differs from the first`);
     } else if (bearer.id !== found.id) {
-      throw malformed(`all scopes must name the same bearer id; "${full}" differs from the first`);
+      throw malformed(`all scopes must name the same bearer id; ${quoted(full)} differs from the first`);
     }
     bare.push(full.slice(dot + 1));
   }

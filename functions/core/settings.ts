@@ -8,8 +8,9 @@ export interface BrokerSettings {
   /** A token is never handed out if it expires within this many seconds. */
   readonly minValiditySeconds: number;
   /**
-   * How long a mint or refresh may hold a key. Longer than the Hub deadline, so a live holder never
-   * loses its lease; short enough that a crashed holder blocks others only briefly.
+   * How long a mint or refresh may hold a key. Longer than the Hub deadline, and every exchange's
+   * deadline is cut to end before the lease does, so a live holder writes before losing it; short
+   * enough that a crashed holder blocks others only briefly.
    */
   readonly leaseDurationMs: number;
   /** Total time for one Hub exchange, retries included. */
@@ -48,6 +49,11 @@ export interface BrokerSettings {
 }
 
 const MINUTE = 60_000;
+/**
+ * Time a lease holder keeps after its Hub exchange to write the result: every exchange's deadline
+ * ends this long before the lease does.
+ */
+export const LEASE_WRITE_MARGIN_MS = 2_000;
 const DAY = 24 * 60 * MINUTE;
 
 export const DEFAULT_SETTINGS: BrokerSettings = {
@@ -84,7 +90,10 @@ export function resolveSettings(overrides: Partial<BrokerSettings> = {}): Broker
   for (const [name, value] of Object.entries(settings)) {
     check(Number.isFinite(value) && value >= 0, `${name} must be a finite number >= 0`);
   }
-  check(settings.leaseDurationMs > settings.hubDeadlineMs, 'leaseDurationMs must exceed hubDeadlineMs');
+  check(
+    settings.leaseDurationMs >= settings.hubDeadlineMs + LEASE_WRITE_MARGIN_MS,
+    `leaseDurationMs must exceed hubDeadlineMs by at least ${LEASE_WRITE_MARGIN_MS / 1000} s, to write the result`,
+  );
   check(settings.refreshLifetimeFraction < 1, 'refreshLifetimeFraction must be below 1');
   check(Number.isInteger(settings.dueShards) && settings.dueShards >= 1, 'dueShards must be an integer >= 1');
   check(

@@ -4,8 +4,9 @@
  * 1. A stored token valid beyond the caller's minimum validity is served as it is.
  * 2. Otherwise one caller, across all containers, takes the key's lease and mints; the others wait
  *    on the lease and then read the winner's token.
- * 3. When the Hub fails, a stored token that is still good enough is served, and nothing good is
- *    ever overwritten. Permanent refusals are recorded and answered from the item for a while.
+ * 3. When the Hub fails, nothing good is overwritten: the stored token stays for every reader it
+ *    still satisfies. Failures are recorded on the item and answered from it for a while, so
+ *    callers do not hammer a failing or refusing Hub.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock, Sleep } from './clock.js';
@@ -23,7 +24,7 @@ import type { Bearer, ScopeSet } from './scopes.js';
 import { type BrokerSettings, failureBackoffMs } from './settings.js';
 import { tokenKey } from './store/key.js';
 import { isUsable, type TokenRecord } from './store/record.js';
-import type { Lease, TokenStore } from './store/token-store.js';
+import { hubDeadline, type Lease, type TokenStore } from './store/token-store.js';
 
 export interface TokenRequest {
   readonly scopes: ScopeSet;
@@ -45,7 +46,7 @@ export interface IssuedToken {
 }
 
 /** How the token was obtained, for logs and metrics. */
-export type TokenOutcome = 'stored' | 'minted' | 'waited' | 'stale-served';
+export type TokenOutcome = 'stored' | 'minted' | 'waited';
 
 export interface TokenServiceOptions {
   readonly store: TokenStore;
@@ -62,8 +63,10 @@ export interface TokenServiceOptions {
 /** The first poll of a held lease; polls slow down by half each time up to the ceiling. */
 const LEASE_POLL_FIRST_MS = 50;
 const LEASE_POLL_MAX_MS = 500;
-/** Tokens older than this are far beyond what any caller may ask as minimum validity. */
+/** Zaikio tokens live at most an hour, so no caller can need more validity than that. */
 const MAX_MIN_VALIDITY_SECONDS = 3600;
+/** Recorded refusals are answered from the item for negativeCacheMs, doubling per repeat up to this. */
+const NEGATIVE_CACHE_MAX_MS = 3600_000;
 
 export class TokenService {
   readonly #options: TokenServiceOptions;
@@ -99,6 +102,7 @@ export class TokenService {
         return { token: issued(record, request.scopes.bearer), outcome: waited ? 'waited' : 'stored' };
       }
       this.#throwRecordedFailure(record, request, failuresAtStart);
+      assertLifetimeCovers(record, minValidityMs);
 
       const now = clock();
       if (record?.leaseOwner !== undefined && (record.leaseExpiresAt ?? 0) >= now) {
@@ -123,9 +127,10 @@ export class TokenService {
       }
       if (servable(lease.record)) {
         await store.releaseLease(lease);
+        await this.#recordUseIfStale(lease.record);
         return { token: issued(lease.record, request.scopes.bearer), outcome: waited ? 'waited' : 'stored' };
       }
-      return this.#mint(lease, client, request, minValidityMs, servable);
+      return this.#mint(lease, client, request, minValidityMs);
     }
   }
 
@@ -134,7 +139,6 @@ export class TokenService {
     client: string,
     request: TokenRequest,
     minValidityMs: number,
-    servable: (record: TokenRecord | undefined) => boolean,
   ): Promise<{ token: IssuedToken; outcome: TokenOutcome }> {
     const { store, fetcher, settings, clock } = this.#options;
     const { record } = lease;
@@ -149,18 +153,15 @@ export class TokenService {
         client,
         scopes: request.scopes,
         refreshToken,
-        deadlineAt: now + settings.hubDeadlineMs,
+        deadlineAt: hubDeadline(lease, now, settings),
       });
     } catch (error) {
       if (!(error instanceof BrokerError)) {
         await store.releaseLease(lease);
         throw error;
       }
+      // The stored token, if any, stays for readers that need less validity (rule 3).
       await this.#recordFailure(lease, error);
-      // Rule 3: the Hub failed, but the stored token may still be good enough for this caller.
-      if (!(error instanceof ScopeNotGrantedError) && servable(record)) {
-        return { token: issued(record, request.scopes.bearer), outcome: 'stale-served' };
-      }
       throw error;
     }
     const { token } = fetched;
@@ -197,8 +198,9 @@ export class TokenService {
   }
 
   /**
-   * Answers from the item instead of asking the Hub again: a recent permanent refusal (unless the
-   * caller forces), a rate limit still in force, or a failure that happened while we waited.
+   * Answers from the item instead of asking the Hub again: a failure that happened while we waited,
+   * and, unless the caller forces, a recent refusal, a rate limit still in force, or a transient
+   * failure still inside its backoff (capped at one base interval, so a recovered Hub is asked soon).
    */
   #throwRecordedFailure(
     record: TokenRecord | undefined,
@@ -222,9 +224,16 @@ export class TokenService {
     // Another container's attempt failed while we waited on its lease: share its answer.
     if (record.failureCount > failuresAtStart) throw revived();
     if (request.forceRefresh === true) return;
-    if (record.status === 'revoked' && now - lastError.at < this.#options.settings.negativeCacheMs)
-      throw revived();
+    const { settings } = this.#options;
+    if (record.status === 'revoked') {
+      const repeats = Math.max(0, record.failureCount - 1);
+      const negativeCacheMs = Math.min(NEGATIVE_CACHE_MAX_MS, settings.negativeCacheMs * 2 ** repeats);
+      if (now - lastError.at < negativeCacheMs) throw revived();
+      return;
+    }
     if (lastError.retryAt !== undefined && lastError.retryAt > now) throw revived();
+    const backoffEnd = Math.min(record.nextAttemptAt ?? 0, lastError.at + settings.failureBackoffBaseMs);
+    if (record.status === 'failing' && now < backoffEnd) throw revived();
   }
 
   /**
@@ -233,7 +242,8 @@ export class TokenService {
    */
   async #recordUseIfStale(record: TokenRecord | undefined): Promise<void> {
     const { store, settings, clock } = this.#options;
-    if (record === undefined || (record.lastRequestedAt ?? 0) >= clock() - settings.usageRecordIntervalMs) return;
+    if (record === undefined || (record.lastRequestedAt ?? 0) >= clock() - settings.usageRecordIntervalMs)
+      return;
     // Best effort: a failed bookkeeping write must not fail a request that has its token.
     await store.recordUse(record.key).catch(() => false);
   }
@@ -248,6 +258,17 @@ export class TokenService {
     }
     return value;
   }
+}
+
+/** A caller asking for more validity than the Hub's tokens have would otherwise mint on every call. */
+function assertLifetimeCovers(record: TokenRecord | undefined, minValidityMs: number): void {
+  const token = record?.token;
+  if (token === undefined || token.expiresAt - token.issuedAt >= minValidityMs) return;
+  throw new InvalidRequestError(
+    'invalid_request',
+    `the Zaikio Hub issues tokens valid for ${Math.round((token.expiresAt - token.issuedAt) / 1000)} s, ` +
+      'less than the requested minValiditySeconds; ask for less',
+  );
 }
 
 function issued(record: TokenRecord | undefined, bearer: Bearer): IssuedToken {

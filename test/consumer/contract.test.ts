@@ -118,7 +118,7 @@ async function failure(promise: Promise<unknown>): Promise<BrokerError> {
 }
 
 describe('the mint request', () => {
-  it('sends the normalized organizationId form with the minimum validity, and no client by default', async () => {
+  it('sends the normalized organizationId form with the minimum validity and the default client', async () => {
     const token = await consumer().getAccessToken({ scope: `Org/${ORG}.warehouse.items.r` });
     expect(token).toEqual({
       accessToken: 'minted-token',
@@ -128,7 +128,7 @@ describe('the mint request', () => {
       source: 'mint',
     });
     expect(received).toEqual([
-      { organizationId: ORG, scopes: ['warehouse.items.r'], minValiditySeconds: 60 },
+      { organizationId: ORG, scopes: ['warehouse.items.r'], client: 'default', minValiditySeconds: 60 },
     ]);
   });
 

@@ -164,7 +164,7 @@ describe('grantTokenAccess', () => {
     }
   });
 
-  it('passes a consumer function the table, the mint function and the default app', () => {
+  it('passes a consumer function the table, the mint function, the default app and the use interval', () => {
     const fn =
       template.findResources('AWS::Lambda::Function')[
         stack.getLogicalId(consumer.node.defaultChild as never)
@@ -173,6 +173,7 @@ describe('grantTokenAccess', () => {
       [CONSUMER_ENV.tableName]: stack.resolve(broker.table.tableName),
       [CONSUMER_ENV.mintFunctionName]: stack.resolve(broker.mintFunction.functionName),
       [CONSUMER_ENV.defaultClient]: 'warehouse',
+      [CONSUMER_ENV.usageRecordIntervalMs]: String(broker.sizing.settings.usageRecordIntervalMs),
     });
   });
 

@@ -16,7 +16,7 @@ describe('one mint per key across containers', () => {
   beforeAll(async () => {
     // A short lease so the crashed-holder test need not wait long; Hub latency makes the race real.
     harness = await startHarness({
-      settings: { leaseDurationMs: 1500, hubDeadlineMs: 1000 },
+      settings: { leaseDurationMs: 3000, hubDeadlineMs: 1000 },
       hub: { latencyMs: 100 },
     });
   });
@@ -49,7 +49,7 @@ describe('one mint per key across containers', () => {
     const { outcome, token } = await survivor.service.getToken({ scopes });
     expect(outcome).toBe('minted');
     // It could only mint after the dead holder's lease ran out.
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1400);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(2900);
     const stored = await survivor.store.get(key, { consistent: true });
     expect(stored?.token?.accessToken).toBe(token.accessToken);
     expect(stored?.leaseOwner).toBeUndefined();
@@ -70,7 +70,7 @@ describe('one mint per key across containers', () => {
     });
 
     // The zombie stalls past its lease; another container takes over and stores a newer token.
-    now += 2000;
+    now += 3500;
     const winner = harness.broker({ clock: () => now });
     const { token } = await winner.service.getToken({ scopes });
 

@@ -133,6 +133,8 @@ describe('mint handler against dynalite and the Hub simulator', () => {
     for (const [fault, errorType] of cases) {
       harness.hub.clearFaults();
       harness.hub.inject({ fault });
+      // A fresh container each time: a 429 rightly holds back every later request of this one.
+      broker = harness.broker({ clock: () => now, hub: { backoffBaseMs: 5 } });
       const event = {
         organizationId: ORG,
         scopes: ['warehouse.items.r', `zaikio.organization.r`],
@@ -159,8 +161,12 @@ describe('mint handler against dynalite and the Hub simulator', () => {
       name: 'ScopeNotGrantedError',
     });
     expect(harness.hub.count()).toBe(2);
+    // The second refusal doubled the negative cache; within it the Hub is not asked, after it it is.
     now += broker.config.settings.negativeCacheMs;
     harness.hub.grant({ bearer: `Org/${OTHER_ORG}`, scopes: ['warehouse.items.r'] });
+    await expect(invoke(mint, event)).rejects.toMatchObject({ name: 'ScopeNotGrantedError' });
+    expect(harness.hub.count()).toBe(2);
+    now += broker.config.settings.negativeCacheMs;
     expect((await invoke(mint, event)).bearer.id).toBe(OTHER_ORG);
     harness.hub.revoke(`Org/${OTHER_ORG}`);
   });
@@ -262,5 +268,26 @@ describe('mint handler against dynalite and the Hub simulator', () => {
     expect(commands.filter((name) => name === 'UpdateItemCommand')).toHaveLength(1);
     const key = tokenKey('default', parseScopeString(event.scope));
     expect((await broker.store.get(key, { consistent: true }))?.lastRequestedAt).toBe(now);
+  });
+
+  it('does not ask a failing Hub again for the same key within the backoff', async () => {
+    const event = await freshKeyEvent();
+    harness.hub.inject({ fault: { kind: 'status', status: 503 } });
+    await expect(invoke(mint, event)).rejects.toMatchObject({ name: 'HubUnavailableError' });
+    const asked = harness.hub.count();
+    await expect(invoke(mint, event)).rejects.toMatchObject({ name: 'HubUnavailableError' });
+    expect(harness.hub.count()).toBe(asked);
+    // One base interval later at the most, a recovered Hub is asked again.
+    harness.hub.clearFaults();
+    now += broker.config.settings.failureBackoffBaseMs;
+    await expect(invoke(mint, event)).resolves.toMatchObject({ tokenType: 'Bearer' });
+  });
+
+  it('fails fast, without minting again, when the caller needs more validity than tokens have', async () => {
+    const event = await freshKeyEvent();
+    const tooLong = { ...event, minValiditySeconds: 900 };
+    await expect(invoke(mint, tooLong)).rejects.toThrow(/valid for 600 s/);
+    await expect(invoke(mint, tooLong)).rejects.toThrow(/valid for 600 s/);
+    expect(harness.hub.count()).toBe(1);
   });
 });

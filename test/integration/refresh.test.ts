@@ -118,6 +118,9 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     const record = await broker.store.get(key, { consistent: true });
     expect(record).toMatchObject({ status: 'revoked', lastError: { errorType: 'ScopeNotGrantedError' } });
     expect(record?.dueAt).toBeUndefined();
+    // A refused grant makes the token worthless: no reader, whatever it checks, can use it.
+    expect(record?.token).toBeUndefined();
+    expect(record?.refreshToken).toBeUndefined();
     // Consumers get the recorded refusal without a new Hub request, within the negative cache.
     const counted = harness.hub.count();
     await expect(broker.service.getToken({ scopes })).rejects.toMatchObject({ name: 'ScopeNotGrantedError' });

@@ -434,3 +434,60 @@ describe('HubClient: deadline', () => {
     // Generous: a client ignoring the deadline would wait 10 s for the simulator (or 30 s for its own timeout).
   }, 5_000);
 });
+
+describe('HubClient: pacing and the app-wide rate limit', () => {
+  it('runs beforeAttempt before every request, retries included', async () => {
+    const { hub, hubClient } = await setup({ random: () => 0 });
+    hub.inject({ fault: { kind: 'status', status: 503 }, times: 2 });
+    let paced = 0;
+    await hubClient.requestToken(CC, SCOPES, CREDENTIALS, T0 + 10_000, {
+      beforeAttempt: async () => {
+        paced += 1;
+      },
+    });
+    expect(paced).toBe(3);
+    expect(hub.count()).toBe(3);
+  });
+
+  it('after a 429 sends nothing more for that app until the reset, but still serves other apps', async () => {
+    const { hub, hubClient } = await setup(
+      { random: () => 0 },
+      {
+        apps: [
+          { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+          { clientId: 'other-app', clientSecret: 'other-secret' },
+        ],
+      },
+    );
+    hub.inject({ fault: { kind: 'rateLimited', resetInSeconds: 60 }, times: 1 });
+    await rejection(hubClient.requestToken(CC, SCOPES, CREDENTIALS, T0 + 10_000));
+    const held = await rejection(hubClient.requestToken(CC, SCOPES, CREDENTIALS, T0 + 10_000));
+    expect(held).toBeInstanceOf(RateLimitedError);
+    expect((held as RateLimitedError).retryAt.getTime()).toBe(T0 + 60_000);
+    expect(hub.count()).toBe(1);
+    const other = new ClientCredentials('other-app', 'other-secret');
+    await expect(hubClient.requestToken(CC, SCOPES, other, T0 + 10_000)).resolves.toMatchObject({
+      tokenType: 'Bearer',
+    });
+  });
+
+  it('counts expires_in from when the request was sent, not from when the answer arrived', async () => {
+    const time = fakeTime(T0);
+    const server = await rawServer((_req, res) => {
+      time.advance(3_000); // the Hub takes 3 s to answer
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          access_token: 'opaque-token-value',
+          token_type: 'bearer',
+          expires_in: 600,
+          scope: 'warehouse.items.r,zaikio.organization.r',
+        }),
+      );
+    });
+    const hubClient = client(server.url, { clock: time.now, sleep: time.sleep });
+    const token = await hubClient.requestToken(CC, SCOPES, CREDENTIALS, T0 + 10_000);
+    expect(token.expiresAt).toBe(T0 + 600_000);
+    expect(token.issuedAt).toBe(T0);
+  });
+});

@@ -43,9 +43,18 @@ describe('resolveHubBaseUrl', () => {
     expect(() => resolveHubBaseUrl('prod')).toThrow('production, sandbox, staging or an http(s) base URL');
   });
 
-  it('rejects schemes other than http and https', () => {
-    for (const url of ['ftp://hub.zaikio.com', 'file:///etc/passwd', 'ws://hub.zaikio.com']) {
-      expect(() => resolveHubBaseUrl(url)).toThrow('must use http or https');
+  it('rejects schemes other than https, and plain http to anything but this machine', () => {
+    for (const url of [
+      'ftp://hub.zaikio.com',
+      'file:///etc/passwd',
+      'ws://hub.zaikio.com',
+      'http://hub.zaikio.com',
+      'http://10.0.0.5:8090',
+    ]) {
+      expect(() => resolveHubBaseUrl(url), url).toThrow('must use https');
+    }
+    for (const url of ['http://127.0.0.1:8090', 'http://localhost:8090', 'http://[::1]:8090']) {
+      expect(resolveHubBaseUrl(url)).toBe(url);
     }
   });
 

@@ -334,3 +334,17 @@ describe('parseGrantedScopes', () => {
 it('raises broker errors, never plain errors', () => {
   expect(() => parseScopeString('nonsense')).toThrow(BrokerError);
 });
+
+describe('messages quoting caller input', () => {
+  it('stay short for a huge scope', () => {
+    const huge = `Org/${'a'.repeat(10_000)}.warehouse.items.r`;
+    let message = '';
+    try {
+      parseScopeString(huge);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/bearer id in/);
+    expect(message.length).toBeLessThan(300);
+  });
+});

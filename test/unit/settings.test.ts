@@ -143,12 +143,12 @@ describe('resolveSettings', () => {
     expect(bad).toThrow('minValiditySeconds must be a finite number >= 0');
   });
 
-  it('rejects a lease not longer than the Hub deadline', () => {
-    expect(() => resolveSettings({ leaseDurationMs: 15_000, hubDeadlineMs: 15_000 })).toThrow(
-      'leaseDurationMs must exceed hubDeadlineMs',
+  it('rejects a lease that leaves under 2 s after the Hub deadline to write the result', () => {
+    expect(() => resolveSettings({ leaseDurationMs: 16_999, hubDeadlineMs: 15_000 })).toThrow(
+      'leaseDurationMs must exceed hubDeadlineMs by at least 2 s',
     );
     expect(() => resolveSettings({ hubDeadlineMs: 30_000 })).toThrow(InvalidRequestError);
-    expect(resolveSettings({ leaseDurationMs: 15_001, hubDeadlineMs: 15_000 }).leaseDurationMs).toBe(15_001);
+    expect(resolveSettings({ leaseDurationMs: 17_000, hubDeadlineMs: 15_000 }).leaseDurationMs).toBe(17_000);
   });
 
   it('rejects a lifetime fraction of 1 or more', () => {

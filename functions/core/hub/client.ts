@@ -43,6 +43,8 @@ export class HubClient {
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #options: Required<Omit<HubClientOptions, 'dispatcher' | 'baseUrl'>>;
+  /** Per client id, set by a 429: until then no request leaves this container for that app. */
+  readonly #blockedUntil = new Map<string, number>();
 
   constructor(options: HubClientOptions) {
     this.#options = {
@@ -72,24 +74,46 @@ export class HubClient {
       });
   }
 
-  /** One token exchange, retried on transient errors until `deadlineAt` (epoch ms). */
+  /**
+   * One token exchange, retried on transient errors until `deadlineAt` (epoch ms). `beforeAttempt`
+   * runs before every request, retries included: the refresh worker paces the Hub there.
+   */
   async requestToken(
     grant: TokenGrant,
     scopes: ScopeSet,
     credentials: ClientCredentials,
     deadlineAt: number,
+    options: { readonly beforeAttempt?: () => Promise<void> } = {},
   ): Promise<HubToken> {
     const { clock, sleep, random, maxAttempts, backoffBaseMs, backoffMaxMs } = this.#options;
     for (let attempt = 1; ; attempt++) {
       try {
+        this.#throwIfRateLimited(credentials.clientId);
+        await options.beforeAttempt?.();
         return await this.#attempt(grant, scopes, credentials, deadlineAt);
       } catch (error) {
+        if (error instanceof RateLimitedError) {
+          // The limit is the app's, not this key's: every exchange in this container waits for it.
+          const until = Math.max(this.#blockedUntil.get(credentials.clientId) ?? 0, error.retryAt.getTime());
+          this.#blockedUntil.set(credentials.clientId, until);
+        }
         if (!(error instanceof BrokerError) || !isRetryable(error) || attempt >= maxAttempts) throw error;
         let wait = random() * Math.min(backoffMaxMs, backoffBaseMs * 2 ** (attempt - 1));
         if (error instanceof RateLimitedError) wait += Math.max(0, error.retryAt.getTime() - clock());
         if (clock() + wait >= deadlineAt) throw error;
         await sleep(wait);
       }
+    }
+  }
+
+  #throwIfRateLimited(clientId: string): void {
+    const blockedUntil = this.#blockedUntil.get(clientId) ?? 0;
+    if (this.#options.clock() < blockedUntil) {
+      const retryAt = new Date(blockedUntil);
+      throw new RateLimitedError(
+        `the Zaikio Hub rate-limited the app; retry after ${retryAt.toISOString()}`,
+        retryAt,
+      );
     }
   }
 
@@ -100,8 +124,10 @@ export class HubClient {
     deadlineAt: number,
   ): Promise<HubToken> {
     const { clock, headersTimeoutMs, bodyTimeoutMs } = this.#options;
+    // Expiry counts from before the request: the Hub's clock started while our request was on its way.
+    const sentAt = clock();
     // Timers want whole milliseconds.
-    const remaining = Math.ceil(deadlineAt - clock());
+    const remaining = Math.ceil(deadlineAt - sentAt);
     if (remaining <= 0) throw new HubUnavailableError('hub_timeout', 'no time left to ask the Zaikio Hub');
     const request = buildTokenRequest(this.#basePath, grant, scopes, credentials);
     let status: number;
@@ -120,7 +146,7 @@ export class HubClient {
     } catch (error) {
       throw transportError(error);
     }
-    return processTokenResponse({ status, headers, body }, scopes, clock());
+    return processTokenResponse({ status, headers, body }, scopes, sentAt);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,8 @@ export const HUB_ENVIRONMENTS = {
 } as const;
 export type HubEnvironment = keyof typeof HUB_ENVIRONMENTS;
 
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
 /** Accepts an environment name or any http(s) base URL (a local simulator, a proxy). */
 export function resolveHubBaseUrl(environmentOrUrl: string): string {
   if (Object.hasOwn(HUB_ENVIRONMENTS, environmentOrUrl)) {
@@ -21,8 +23,12 @@ export function resolveHubBaseUrl(environmentOrUrl: string): string {
       `Zaikio Hub must be production, sandbox, staging or an http(s) base URL, got "${environmentOrUrl}"`,
     );
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new InvalidRequestError('invalid_request', 'Zaikio Hub base URL must use http or https');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
+    // Client secrets and refresh tokens cross this connection: plain HTTP only to this machine.
+    throw new InvalidRequestError(
+      'invalid_request',
+      'Zaikio Hub base URL must use https (http only for a simulator on localhost)',
+    );
   }
   if (url.username !== '' || url.password !== '') {
     // Credentials belong in Secrets Manager, never in configuration that ends up in logs.

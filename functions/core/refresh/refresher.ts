@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { BrokerError, RateLimitedError, ScopeNotGrantedError } from '../errors.js';
+import { BrokerError, InvalidRequestError, RateLimitedError, ScopeNotGrantedError } from '../errors.js';
 import type { TokenFetcher } from '../fetcher.js';
 import { scopeSet } from '../scopes.js';
 import { type BrokerSettings, failureBackoffMs } from '../settings.js';
 import { bearerOfKey, type TokenKey } from '../store/key.js';
-import type { Lease, TokenStore } from '../store/token-store.js';
+import { hubDeadline, type Lease, type TokenStore } from '../store/token-store.js';
 
 export type RefreshOutcome = 'refreshed' | 'fell-back' | 'revoked' | 'failed' | 'skipped' | 'retired';
 
@@ -19,7 +19,7 @@ export interface RefresherOptions {
   readonly settings: BrokerSettings;
   readonly clock: Clock;
   readonly random?: () => number;
-  /** Called before each Hub exchange; the worker paces requests here. */
+  /** Called before every Hub request, retries included; the worker paces requests here. */
   readonly beforeHubRequest?: () => Promise<void>;
   readonly ownerId?: string;
 }
@@ -67,7 +67,6 @@ export class Refresher {
       await store.retire(lease);
       return { outcome: 'skipped' };
     }
-    await beforeHubRequest?.();
     const now = clock();
     const refreshToken =
       record.refreshToken !== undefined && (record.refreshTokenExpiresAt ?? 0) > now
@@ -78,9 +77,12 @@ export class Refresher {
         client: lease.key.sk.slice(0, hash),
         scopes,
         refreshToken,
-        deadlineAt: now + settings.hubDeadlineMs,
+        deadlineAt: hubDeadline(lease, now, settings),
+        beforeHubRequest,
       });
-      await store.saveToken(lease, fetched.token, { requested: false });
+      // A write fenced out means another holder took the key: its token stands, ours is dropped.
+      const saved = await store.saveToken(lease, fetched.token, { requested: false });
+      if (!saved) return { outcome: 'skipped' };
       return { outcome: fetched.fellBack ? 'fell-back' : 'refreshed' };
     } catch (error) {
       if (!(error instanceof BrokerError)) {
@@ -89,8 +91,14 @@ export class Refresher {
       }
       if (error instanceof ScopeNotGrantedError) {
         // Permanent: out of the due index; consumers get ScopeNotGrantedError until someone grants again.
-        await store.recordFailure(lease, { error, status: 'revoked' });
-        return { outcome: 'revoked', error };
+        const recorded = await store.recordFailure(lease, { error, status: 'revoked' });
+        return { outcome: recorded ? 'revoked' : 'skipped', error };
+      }
+      if (error instanceof InvalidRequestError) {
+        // The key itself is wrong for this broker now (an app removed from the configuration):
+        // retrying will not help, so it leaves the due index with the error recorded.
+        await store.recordFailure(lease, { error, status: 'failing' });
+        return { outcome: 'failed', error };
       }
       const failedAt = clock();
       let nextAttemptAt = failedAt + failureBackoffMs(record.failureCount + 1, settings, this.#random);

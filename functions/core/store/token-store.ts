@@ -8,13 +8,22 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from 
 import type { BrokerError } from '../errors.js';
 import type { HubToken } from '../hub/token.js';
 import type { BrokerSettings } from '../settings.js';
-import { refreshDueAt } from '../settings.js';
+import { LEASE_WRITE_MARGIN_MS, refreshDueAt } from '../settings.js';
 import type { TokenKey } from './key.js';
 import { parseRecord, type TokenRecord, type TokenStatus } from './record.js';
 import { ATTR, TABLE } from './schema.js';
 
 /** Zaikio refresh tokens live 7 days; we stop trusting one an hour early. */
 const REFRESH_TOKEN_TRUST_MS = 7 * 24 * 3600_000 - 3600_000;
+
+/**
+ * The deadline for a Hub exchange under `lease`: the configured Hub deadline, but never so late
+ * that the lease could run out first (a paced worker may start its request late).
+ */
+export function hubDeadline(lease: Lease, now: number, settings: BrokerSettings): number {
+  const leaseEnd = (lease.record.leaseExpiresAt ?? now + settings.leaseDurationMs) - LEASE_WRITE_MARGIN_MS;
+  return Math.min(now + settings.hubDeadlineMs, leaseEnd);
+}
 
 /** Proof that this caller holds a key: every later write is fenced on owner and version. */
 export interface Lease {
@@ -44,6 +53,8 @@ export interface TokenStoreOptions {
   readonly clock: () => number;
   readonly random?: () => number;
 }
+
+const TOKEN_ATTRIBUTES = ['accessToken', 'tokenType', 'grantedScopes', 'expiresAt', 'issuedAt'];
 
 // Named sub-clauses of the conditions below.
 const ITEM_IS_NEW = 'attribute_not_exists(pk)';
@@ -190,7 +201,10 @@ export class TokenStore {
     return this.#fencedUpdate(lease, `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`, values);
   }
 
-  /** Records a failed mint or refresh and releases the lease. The stored token is left as it is. */
+  /**
+   * Records a failed mint or refresh and releases the lease. A transient failure leaves the stored
+   * token as it is (it is still served); a revocation removes it.
+   */
   async recordFailure(lease: Lease, failure: FailureRecord): Promise<boolean> {
     const now = this.#clock();
     const { error } = failure;
@@ -217,6 +231,11 @@ export class TokenStore {
       ':zero': 0,
       ':one': 1,
     };
+    if (failure.status === 'revoked') {
+      // A refused grant makes the token worthless: no reader may use it, whatever it checks.
+      removes.push(...TOKEN_ATTRIBUTES, 'refreshToken', 'refreshTokenExpiresAt');
+      sets.push('version = version + :one');
+    }
     if (failure.nextAttemptAt === undefined) {
       removes.push('nextAttemptAt', 'dueShard', 'dueAt');
     } else {
