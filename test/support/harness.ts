@@ -67,7 +67,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     setSecret,
     secretReads: () => secrets.commandCalls(GetSecretValueCommand).length,
     broker({ config: override, ...deps } = {}) {
-      const broker = createBroker(override ?? config, { dynamodb: dynamo.client(), secretsManager, ...deps });
+      const broker = createBroker(override ?? config, {
+        dynamodb: dynamo.client(),
+        secretsManager,
+        ...deps,
+        // Generous real-time limits: on a loaded CI machine a slow loopback answer must not become a
+        // retry that the test would count. Tests of timeouts set their own.
+        hub: { headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, ...deps.hub },
+      });
       brokers.push(broker);
       return broker;
     },
