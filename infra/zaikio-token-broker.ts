@@ -24,7 +24,7 @@ import {
 } from '../functions/core/hub/environments.js';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { assertBearerId, bearerKey } from '../functions/core/scopes.js';
-import { READABLE_ATTRIBUTES, TABLE } from '../functions/core/store/schema.js';
+import { ATTR, READABLE_ATTRIBUTES, TABLE } from '../functions/core/store/schema.js';
 import { type ClientSecret, ClientSecrets, type ZaikioClient } from './client-secrets.js';
 import { BrokerObservability } from './observability.js';
 import { computeSizing, type Sizing, type TunableSettings } from './sizing.js';
@@ -32,6 +32,15 @@ import { computeSizing, type Sizing, type TunableSettings } from './sizing.js';
 export type { HubEnvironment } from '../functions/core/hub/environments.js';
 export type { ExistingSecret, ZaikioClient } from './client-secrets.js';
 export { CONSUMER_ENV };
+
+/** Every way to read items; the table's resource policy limits them for everyone but the broker. */
+const READ_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:PartiQLSelect',
+];
 
 /** Any other Hub: a proxy or a simulator. Credentials in the URL are rejected. */
 export type HubBaseUrl = `https://${string}` | `http://${string}`;
@@ -212,6 +221,7 @@ export class ZaikioTokenBroker extends Construct {
       refresh: this.#role('RefreshRole', 'Zaikio token broker: refresh worker'),
     };
     const writers = [roles.mint, roles.refresh];
+    const brokerRoles = [roles.mint, roles.refresh, roles.sweep];
 
     this.table = new dynamodb.Table(this, 'Tokens', {
       partitionKey: { name: TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
@@ -240,6 +250,30 @@ export class ZaikioTokenBroker extends Construct {
             ],
             resources: ['*'],
             conditions: { ArnNotEquals: { 'aws:PrincipalArn': writers.map((role) => role.roleArn) } },
+          }),
+          // Even an account administrator's broad policy cannot read refresh tokens: everyone but the
+          // broker's roles may read only named attributes, and never the refresh token.
+          new iam.PolicyStatement({
+            sid: 'OnlyTheBrokerReadsRefreshTokens',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: READ_ACTIONS,
+            resources: ['*'],
+            conditions: {
+              ArnNotEquals: { 'aws:PrincipalArn': brokerRoles.map((role) => role.roleArn) },
+              'ForAnyValue:StringEquals': { 'dynamodb:Attributes': [ATTR.refreshToken] },
+            },
+          }),
+          new iam.PolicyStatement({
+            sid: 'OthersReadOnlyNamedAttributes',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: READ_ACTIONS,
+            resources: ['*'],
+            conditions: {
+              ArnNotEquals: { 'aws:PrincipalArn': brokerRoles.map((role) => role.roleArn) },
+              StringNotEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+            },
           }),
         ],
       }),

@@ -19,6 +19,14 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { parseScopeString } from '../functions/core/scopes.js';
 import { tokenKey } from '../functions/core/store/key.js';
 import { parseRecord, type TokenRecord } from '../functions/core/store/record.js';
+import { ATTR } from '../functions/core/store/schema.js';
+
+/** Every attribute but the refresh token: a deployed table denies it to everyone but the broker. */
+const OPERATOR_ATTRIBUTES = Object.values(ATTR).filter((name) => name !== ATTR.refreshToken);
+const PROJECTION = {
+  ProjectionExpression: OPERATOR_ATTRIBUTES.map((_, i) => `#a${i}`).join(', '),
+  ExpressionAttributeNames: Object.fromEntries(OPERATOR_ATTRIBUTES.map((name, i) => [`#a${i}`, name])),
+};
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -61,9 +69,7 @@ function duration(ms: number): string {
 }
 
 function masked(token: string): string {
-  return values['show-tokens']
-    ? token
-    : `${token.slice(0, 6)}… (${token.length} chars; --show-tokens to print)`;
+  return values['show-tokens'] ? token : `(hidden, ${token.length} chars; --show-tokens prints it)`;
 }
 
 function row(record: TokenRecord, now: number): string[] {
@@ -102,7 +108,11 @@ async function list(): Promise<void> {
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await dynamodb.send(
-      new ScanCommand({ TableName: table, ...(startKey ? { ExclusiveStartKey: startKey as never } : {}) }),
+      new ScanCommand({
+        TableName: table,
+        ...PROJECTION,
+        ...(startKey ? { ExclusiveStartKey: startKey as never } : {}),
+      }),
     );
     for (const item of page.Items ?? []) records.push(parseRecord(unmarshall(item)));
     startKey = page.LastEvaluatedKey;
@@ -124,6 +134,7 @@ async function show(): Promise<void> {
       TableName: table,
       Key: { pk: { S: key.pk }, sk: { S: key.sk } },
       ConsistentRead: true,
+      ...PROJECTION,
     }),
   );
   if (Item === undefined) fail(`no stored token for ${key.pk} ${key.sk}`);
@@ -142,7 +153,6 @@ async function show(): Promise<void> {
   say(`failures      ${record.failureCount}`);
   if (record.lastError) say(`last error    ${record.lastError.code}: ${record.lastError.message}`);
   if (record.lastRequestedAt) say(`last request  ${duration(now - record.lastRequestedAt)} ago`);
-  say(`refresh token ${record.refreshToken === undefined ? 'none' : 'stored'}`);
   if (record.token) say(`access token  ${masked(record.token.accessToken)}`);
 }
 

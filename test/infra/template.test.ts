@@ -147,6 +147,36 @@ describe('table', () => {
     });
   });
 
+  it('denies everyone but the broker reading the refresh token or unnamed attributes', () => {
+    const [table] = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    const statements = table?.Properties.ResourcePolicy.PolicyDocument.Statement ?? [];
+    const roleArn = (fn: { role?: { node: { defaultChild?: unknown } } }) => ({
+      'Fn::GetAtt': [stack.getLogicalId(fn.role?.node.defaultChild as never), 'Arn'],
+    });
+    const brokerRoles = [
+      stack.broker.mintFunction,
+      stack.broker.refreshFunction,
+      stack.broker.sweepFunction,
+    ].map(roleArn);
+    const reads = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan'];
+    const refreshToken = statements.find(
+      (s: { Sid?: string }) => s.Sid === 'OnlyTheBrokerReadsRefreshTokens',
+    );
+    expect(refreshToken).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+    expect(refreshToken.Action).toEqual(expect.arrayContaining(reads));
+    expect(refreshToken.Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': brokerRoles },
+      'ForAnyValue:StringEquals': { 'dynamodb:Attributes': ['refreshToken'] },
+    });
+    const named = statements.find((s: { Sid?: string }) => s.Sid === 'OthersReadOnlyNamedAttributes');
+    expect(named).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+    expect(named.Action).toEqual(expect.arrayContaining(reads));
+    expect(named.Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': brokerRoles },
+      StringNotEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+    });
+  });
+
   it('denies writes to every principal but the mint and refresh roles in its resource policy', () => {
     const [table] = Object.values(template.findResources('AWS::DynamoDB::Table'));
     expect(table).toBeDefined();
