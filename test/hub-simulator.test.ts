@@ -801,3 +801,15 @@ describe('stop', () => {
     await expect(res.text()).rejects.toThrow();
   });
 });
+
+describe('HTTP Basic credentials, form-encoded or not (RFC 6749 2.3.1)', () => {
+  it('accepts both the raw and the form-encoded client id and secret', async () => {
+    const sim = await start({ apps: [{ clientId: 'my-app', clientSecret: 's3cret-with-dash' }] });
+    const raw = await mint(sim, ORG_SCOPES, basic('my-app', 's3cret-with-dash'));
+    const encoded = await mint(sim, ORG_SCOPES, basic('my%2Dapp', 's3cret%2Dwith%2Ddash'));
+    expect(raw.res.status).toBe(200);
+    expect(encoded.res.status).toBe(200);
+    const wrong = await mint(sim, ORG_SCOPES, basic('my%2Dapp', 'other'));
+    expect(wrong.res.status).toBe(401);
+  });
+});

@@ -102,6 +102,15 @@ export interface PresentedCredentials {
   readonly clientSecret: string | undefined;
 }
 
+/** RFC 6749 2.3.1: Basic credentials are form-encoded before base64 (some clients encode, some not). */
+function formDecode(value: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return value;
+  }
+}
+
 /** HTTP Basic first (as Doorkeeper does), then client_id/client_secret in the body. */
 export function presentedCredentials(
   authorization: string | undefined,
@@ -112,8 +121,11 @@ export function presentedCredentials(
     if (m?.[1] === undefined) return { clientId: undefined, clientSecret: undefined };
     const decoded = Buffer.from(m[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) return { clientId: decoded, clientSecret: undefined };
-    return { clientId: decoded.slice(0, colon), clientSecret: decoded.slice(colon + 1) };
+    if (colon < 0) return { clientId: formDecode(decoded), clientSecret: undefined };
+    return {
+      clientId: formDecode(decoded.slice(0, colon)),
+      clientSecret: formDecode(decoded.slice(colon + 1)),
+    };
   }
   return { clientId: params.get('client_id'), clientSecret: params.get('client_secret') };
 }

@@ -1,0 +1,226 @@
+/**
+ * `npm run bench`: every benchmark, then docs/BENCHMARKS.md (its generated sections), the chart
+ * docs/benchmarks.svg and the raw results docs/bench-*.json. Not part of `npm test`.
+ *
+ *   npm run bench                      # all of it (~15 minutes on 2 cores)
+ *   npm run bench -- --quick           # a small smoke run; writes nothing
+ *   npm run bench -- --only=compare    # one part (compare, cold-start, fleet); the others' last results are kept
+ *   npm run bench -- --report-only     # regenerate the document from the stored results
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runColdStart } from './cold-start.js';
+import { APPROACH_LABELS, type CompareResult, runCompare } from './compare.js';
+import { type FleetOptions, type FleetResult, runRefreshFleet } from './refresh-fleet.js';
+import { renderChart } from './support/chart.js';
+import { describeMachine } from './support/machine.js';
+import {
+  type BenchResults,
+  generatedSections,
+  type HistoryEntry,
+  historyEntry,
+  updateDocument,
+} from './support/report.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
+const DOCS = resolve(ROOT, 'docs');
+const FILES = {
+  compare: resolve(DOCS, 'bench-compare.json'),
+  coldStart: resolve(DOCS, 'bench-cold-start.json'),
+  fleet: resolve(DOCS, 'bench-refresh-fleet.json'),
+  history: resolve(DOCS, 'bench-history.json'),
+  chart: resolve(DOCS, 'benchmarks.svg'),
+  document: resolve(DOCS, 'BENCHMARKS.md'),
+};
+
+const PARTS = ['compare', 'cold-start', 'fleet'] as const;
+type Part = (typeof PARTS)[number];
+
+const FULL_FLEET: readonly FleetOptions[] = [
+  { items: 10_000, rate: 200, scheduleIntervalMs: 5000 },
+  // The production interval: how much of the 5 s run's overhead is the shortened schedule.
+  { items: 10_000, rate: 200, scheduleIntervalMs: 60_000 },
+  // Beyond what this machine can do (see docs/BENCHMARKS.md): stopped after 4 minutes, the rest projected.
+  { items: 100_000, rate: 1000, scheduleIntervalMs: 5000, timeoutMs: 240_000 },
+];
+const QUICK_FLEET: readonly FleetOptions[] = [{ items: 2000, rate: 200, scheduleIntervalMs: 5000 }];
+
+/** `--fleet=ITEMS@RATE[@INTERVAL_MS[@TIMEOUT_S]],…`, e.g. `--fleet=100000@250@5000`. */
+function parseFleetRuns(text: string): FleetOptions[] {
+  return text.split(',').map((run) => {
+    const [items, rate, interval, timeout] = run.split('@').map(Number);
+    if (items === undefined || rate === undefined || !(items > 0) || !(rate > 0)) {
+      throw new Error(`--fleet: "${run}" is not ITEMS@RATE[@INTERVAL_MS[@TIMEOUT_S]]`);
+    }
+    return {
+      items,
+      rate,
+      ...(interval === undefined ? {} : { scheduleIntervalMs: interval }),
+      ...(timeout === undefined ? {} : { timeoutMs: timeout * 1000 }),
+    };
+  });
+}
+
+/** Stored runs, with those of the same parameters replaced by the new ones; ordered by size. */
+function mergeFleet(stored: readonly FleetResult[], fresh: readonly FleetResult[]): FleetResult[] {
+  const key = (run: FleetResult) => `${run.items}@${run.rate}@${run.settings.scheduleIntervalMs}`;
+  const freshKeys = new Set(fresh.map(key));
+  return [...stored.filter((run) => !freshKeys.has(key(run))), ...fresh].sort(
+    (a, b) =>
+      a.items - b.items || a.rate - b.rate || a.settings.scheduleIntervalMs - b.settings.scheduleIntervalMs,
+  );
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function chart(compare: CompareResult): string {
+  const colors = { naive: '#d62728', caching: '#ff7f0e', broker: '#1f77b4' } as const;
+  const { approaches, options } = compare;
+  return renderChart({
+    title: 'Three ways to get Zaikio tokens in a Lambda fleet',
+    subtitle:
+      `${options.containers} containers, ${options.calls} calls over a simulated hour, Hub latency ${options.hubLatencyMs} ms, ` +
+      `${options.tokenLifetimeSeconds / 60}-minute tokens (minimum ${compare.minimumHubRequests} token requests)`,
+    series: approaches.map((approach) => ({
+      name: APPROACH_LABELS[approach.name],
+      color: colors[approach.name],
+    })),
+    panels: [
+      { title: 'Hub token requests', bars: approaches.map((a) => ({ value: a.hubRequests })) },
+      { title: 'Secrets Manager reads', bars: approaches.map((a) => ({ value: a.secretsManagerReads })) },
+      {
+        title: 'consumer p99 latency, ms',
+        bars: approaches.map((a) => ({
+          value: a.latency.p99,
+          text: a.latency.p99.toFixed(a.latency.p99 < 10 ? 1 : 0),
+        })),
+      },
+      {
+        title: 'USD per million calls',
+        bars: approaches.map((a) => ({
+          value: a.cost.perMillionCalls,
+          text: `$${a.cost.perMillionCalls.toFixed(2)}`,
+        })),
+      },
+    ],
+  });
+}
+
+async function report(results: BenchResults): Promise<void> {
+  if (results.compare !== undefined) await writeFile(FILES.chart, chart(results.compare));
+  const document = existsSync(FILES.document)
+    ? await readFile(FILES.document, 'utf8')
+    : '# Benchmarks\n\nGenerated sections are rewritten by `npm run bench`; the rest is hand-written.\n';
+  await writeFile(FILES.document, updateDocument(document, generatedSections(results)));
+  formatWritten();
+}
+
+/** The project's formatter (Biome pads Markdown tables, lays out JSON), so `npm run lint` stays clean. */
+function formatWritten(): void {
+  const files = [FILES.document, FILES.compare, FILES.coldStart, FILES.fleet, FILES.history].filter((file) =>
+    existsSync(file),
+  );
+  try {
+    execFileSync(resolve(ROOT, 'node_modules/.bin/biome'), ['format', '--write', ...files], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+  } catch {
+    console.warn('could not run biome format on the written files; run `npx biome format --write docs`');
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const onlyFlag = args.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+  const only = onlyFlag === undefined ? [...PARTS] : (onlyFlag.split(',') as Part[]);
+  for (const part of only)
+    if (!PARTS.includes(part)) throw new Error(`unknown part ${part}; one of ${PARTS.join(', ')}`);
+  const stored = {
+    compare: await readJson<CompareResult>(FILES.compare),
+    coldStart: await readJson<BenchResults['coldStart']>(FILES.coldStart),
+    fleet: await readJson<FleetResult[]>(FILES.fleet),
+    history: (await readJson<HistoryEntry[]>(FILES.history)) ?? [],
+  };
+  if (args.includes('--report-only')) {
+    const lastFull = [...stored.history].reverse().find((entry) => entry.warmReadP50Us !== undefined);
+    const machine = stored.compare?.machine ?? stored.fleet?.[0]?.machine;
+    await report({
+      ...stored,
+      ...(machine === undefined
+        ? {}
+        : { machine: lastFull === undefined ? machine : { ...machine, loadAverage: lastFull.loadAverage } }),
+      ...(lastFull === undefined ? {} : { ranAt: lastFull.at }),
+      ...(lastFull?.totalSeconds === undefined ? {} : { totalSeconds: lastFull.totalSeconds }),
+    });
+    console.log(`regenerated ${FILES.document}`);
+    return;
+  }
+
+  const startedAt = performance.now();
+  const ran: { compare?: CompareResult; coldStart?: BenchResults['coldStart']; fleet?: FleetResult[] } = {};
+  if (only.includes('compare')) {
+    ran.compare = await runCompare(
+      quick
+        ? {
+            calls: 300,
+            containers: 5,
+            organizations: 5,
+            stampedeRequests: 200,
+            stampedeContainers: 20,
+            warmReads: 50_000,
+            coldReads: 100,
+          }
+        : {},
+    );
+    if (!quick) await writeJson(FILES.compare, ran.compare);
+  }
+  if (only.includes('cold-start')) {
+    ran.coldStart = await runColdStart({ processes: quick ? 5 : 20 });
+    if (!quick) await writeJson(FILES.coldStart, ran.coldStart);
+  }
+  if (only.includes('fleet')) {
+    ran.fleet = [];
+    const fleetFlag = args.find((arg) => arg.startsWith('--fleet='))?.slice('--fleet='.length);
+    const runs = fleetFlag === undefined ? (quick ? QUICK_FLEET : FULL_FLEET) : parseFleetRuns(fleetFlag);
+    for (const options of runs) {
+      ran.fleet.push(await runRefreshFleet(options));
+      // Runs with other parameters (e.g. one made with --fleet) are kept.
+      if (!quick) await writeJson(FILES.fleet, mergeFleet(stored.fleet ?? [], ran.fleet));
+    }
+  }
+  const totalSeconds = (performance.now() - startedAt) / 1000;
+  console.log(`benchmarks done in ${(totalSeconds / 60).toFixed(1)} minutes`);
+  if (quick) {
+    console.log('--quick: nothing written');
+    return;
+  }
+  const results: BenchResults = {
+    compare: ran.compare ?? stored.compare,
+    coldStart: ran.coldStart ?? stored.coldStart,
+    fleet: ran.fleet === undefined ? stored.fleet : mergeFleet(stored.fleet ?? [], ran.fleet),
+    ranAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    machine: describeMachine(),
+    totalSeconds,
+  };
+  const history = [
+    ...stored.history,
+    historyEntry({ ...ran, ranAt: results.ranAt, machine: results.machine, totalSeconds }),
+  ];
+  await writeJson(FILES.history, history);
+  await report({ ...results, history });
+  console.log(`wrote ${FILES.document}, ${FILES.chart} and docs/bench-*.json`);
+}
+
+await main();
