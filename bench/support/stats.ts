@@ -35,17 +35,8 @@ export function summarize(values: readonly number[]): Summary {
   };
 }
 
-/** A seeded PRNG (mulberry32), so every approach sees the same sequence of calls. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' seeded PRNG (mulberry32), so every approach sees the same sequence of calls. */
+export { seededRandom } from '../../test/support/random.js';
 
 /** Runs `work` over `items` with at most `concurrency` in flight. */
 export async function forEachConcurrent<T>(
