@@ -37,6 +37,10 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
     updateTableMs: 0,
     ...(options.path === undefined ? {} : { path: options.path }),
   });
+  // Node closes idle keep-alive sockets after 5 s; a client reusing one at that moment gets
+  // ECONNRESET. SDK clients keep sockets far longer, so the server must too.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -44,7 +48,7 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const client = () =>
-    new DynamoDBClient({ endpoint, region: 'local', credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
+    new DynamoDBClient({ endpoint, region: 'local', credentials: LOCAL_CREDENTIALS, maxAttempts: 5 });
   return {
     endpoint,
     client,

@@ -190,6 +190,10 @@ export async function startLambdaEndpoint(options: LambdaEndpointOptions): Promi
   }
 
   const server = createServer((req, res) => void handle(req, res));
+  // SDK clients reuse idle sockets far longer than Node's 5 s default; a socket the server closes
+  // just as a client reuses it would turn into ECONNRESET.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
