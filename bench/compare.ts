@@ -26,7 +26,7 @@ import {
   SCOPE,
   type Source,
 } from './support/approaches.js';
-import { CLIENT_NAME, type Deployment, deployBroker } from './support/deployment.js';
+import { CLIENT_NAME, type Deployment, type DeploymentOptions, deployBroker } from './support/deployment.js';
 import { addCounts, type DynamoCounts } from './support/dynamo-counter.js';
 import { type DynamoProcess, LOCAL_CREDENTIALS, startDynamoProcess } from './support/dynamodb-process.js';
 import type { PoolStats } from './support/function-pool.js';
@@ -226,6 +226,32 @@ interface Environment {
   readonly organizations: readonly string[];
 }
 
+/** K containers of one approach; for the broker, a deployment behind them. */
+async function createFleet(
+  env: Environment,
+  name: ApproachName,
+  containers: number,
+  broker: Pick<DeploymentOptions, 'tableName' | 'advance'>,
+): Promise<{ fleet: ConsumerContainer[]; deployment: Deployment | undefined }> {
+  const { hub, simClock } = env;
+  if (name === 'naive') {
+    return {
+      fleet: Array.from({ length: containers }, () => new NaiveContainer(hub.url)),
+      deployment: undefined,
+    };
+  }
+  if (name === 'caching') {
+    const fleet = Array.from({ length: containers }, () => new CachingContainer(hub.url, simClock));
+    return { fleet, deployment: undefined };
+  }
+  const deployment = await deployBroker({ ...broker, dynamo: env.dynamo, hubUrl: hub.url, clock: simClock });
+  const fleet = Array.from(
+    { length: containers },
+    () => new BrokerConsumerContainer(deployment.newConsumer()),
+  );
+  return { fleet, deployment };
+}
+
 async function runHour(
   env: Environment,
   name: ApproachName,
@@ -233,30 +259,17 @@ async function runHour(
   containers: number,
   log: (line: string) => void,
 ): Promise<ApproachResult> {
-  const { clock, simClock, hub, secrets } = env;
+  const { clock, hub, secrets } = env;
   clock.fake = true;
   clock.now = START;
   hub.resetCounts();
   secrets.reset();
-  let deployment: Deployment | undefined;
-  let fleet: ConsumerContainer[];
-  if (name === 'naive') {
-    fleet = Array.from({ length: containers }, () => new NaiveContainer(hub.url));
-  } else if (name === 'caching') {
-    fleet = Array.from({ length: containers }, () => new CachingContainer(hub.url, simClock));
-  } else {
-    const current = await deployBroker({
-      dynamo: env.dynamo,
-      tableName: TABLES.hour,
-      hubUrl: hub.url,
-      clock: simClock,
-      advance: (ms) => {
-        clock.now += ms;
-      },
-    });
-    deployment = current;
-    fleet = Array.from({ length: containers }, () => new BrokerConsumerContainer(current.newConsumer()));
-  }
+  const { fleet, deployment } = await createFleet(env, name, containers, {
+    tableName: TABLES.hour,
+    advance: (ms) => {
+      clock.now += ms;
+    },
+  });
 
   const latencies: number[] = [];
   const bySource = new Map<Source, number[]>();
@@ -336,29 +349,14 @@ async function runStampede(
   requests: number,
   containers: number,
 ): Promise<StampedeResult> {
-  const { clock, simClock, hub, secrets } = env;
+  const { clock, hub, secrets } = env;
   clock.fake = false;
   hub.resetCounts();
   secrets.reset();
   // A key nobody has asked for yet.
   const organizationId = randomUUID();
   hub.grant({ bearer: `Org/${organizationId}`, scopes: [SCOPE] });
-  let deployment: Deployment | undefined;
-  let fleet: ConsumerContainer[];
-  if (name === 'naive') {
-    fleet = Array.from({ length: containers }, () => new NaiveContainer(hub.url));
-  } else if (name === 'caching') {
-    fleet = Array.from({ length: containers }, () => new CachingContainer(hub.url, simClock));
-  } else {
-    const current = await deployBroker({
-      dynamo: env.dynamo,
-      tableName: TABLES.stampede,
-      hubUrl: hub.url,
-      clock: simClock,
-    });
-    deployment = current;
-    fleet = Array.from({ length: containers }, () => new BrokerConsumerContainer(current.newConsumer()));
-  }
+  const { fleet, deployment } = await createFleet(env, name, containers, { tableName: TABLES.stampede });
   let errors = 0;
   const latencies = await Promise.all(
     Array.from({ length: requests }, async (_, index) => {

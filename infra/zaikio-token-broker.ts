@@ -42,6 +42,22 @@ const READ_ACTIONS = [
   'dynamodb:PartiQLSelect',
 ];
 
+/** A table resource policy statement denying READ_ACTIONS to every principal but `except`, when `condition` holds. */
+function denyReadsByOthers(
+  sid: string,
+  except: readonly iam.IRole[],
+  condition: Record<string, unknown>,
+): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    effect: iam.Effect.DENY,
+    principals: [new iam.AnyPrincipal()],
+    actions: READ_ACTIONS,
+    resources: ['*'],
+    conditions: { ArnNotEquals: { 'aws:PrincipalArn': except.map((role) => role.roleArn) }, ...condition },
+  });
+}
+
 /** Any other Hub: a proxy or a simulator. Credentials in the URL are rejected. */
 export type HubBaseUrl = `https://${string}` | `http://${string}`;
 
@@ -253,27 +269,11 @@ export class ZaikioTokenBroker extends Construct {
           }),
           // Even an account administrator's broad policy cannot read refresh tokens: everyone but the
           // broker's roles may read only named attributes, and never the refresh token.
-          new iam.PolicyStatement({
-            sid: 'OnlyTheBrokerReadsRefreshTokens',
-            effect: iam.Effect.DENY,
-            principals: [new iam.AnyPrincipal()],
-            actions: READ_ACTIONS,
-            resources: ['*'],
-            conditions: {
-              ArnNotEquals: { 'aws:PrincipalArn': brokerRoles.map((role) => role.roleArn) },
-              'ForAnyValue:StringEquals': { 'dynamodb:Attributes': [ATTR.refreshToken] },
-            },
+          denyReadsByOthers('OnlyTheBrokerReadsRefreshTokens', brokerRoles, {
+            'ForAnyValue:StringEquals': { 'dynamodb:Attributes': [ATTR.refreshToken] },
           }),
-          new iam.PolicyStatement({
-            sid: 'OthersReadOnlyNamedAttributes',
-            effect: iam.Effect.DENY,
-            principals: [new iam.AnyPrincipal()],
-            actions: READ_ACTIONS,
-            resources: ['*'],
-            conditions: {
-              ArnNotEquals: { 'aws:PrincipalArn': brokerRoles.map((role) => role.roleArn) },
-              StringNotEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
-            },
+          denyReadsByOthers('OthersReadOnlyNamedAttributes', brokerRoles, {
+            StringNotEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
           }),
         ],
       }),

@@ -3,7 +3,7 @@
  * the terminal), but the refresh worker's and sweeper's summaries are kept as counts.
  */
 import type { EventLogger } from '../../functions/core/logger.js';
-import type { RefreshOutcome } from '../../functions/core/refresh/refresher.js';
+import { noOutcomes, type RefreshOutcome } from '../../functions/core/refresh/refresher.js';
 import type { SweepResult } from '../../functions/core/refresh/sweeper.js';
 
 export type OutcomeCounts = Record<RefreshOutcome, number>;
@@ -15,14 +15,7 @@ export function silentLogger(): EventLogger {
 }
 
 export class HandlerLog {
-  readonly outcomes: OutcomeCounts = {
-    refreshed: 0,
-    'fell-back': 0,
-    revoked: 0,
-    failed: 0,
-    skipped: 0,
-    retired: 0,
-  };
+  readonly outcomes: OutcomeCounts = noOutcomes();
   readonly sweeps: SweepResult[] = [];
   /** Failed and revoked refreshes by error code (e.g. hub_timeout, rate_limited). */
   readonly failures: Record<string, number> = {};

@@ -11,7 +11,7 @@ import { createLogger, describeError, type EventLogger } from '../core/logger.js
 import { METRIC, METRICS_NAMESPACE } from '../core/metrics.js';
 import { parseRefreshMessage } from '../core/refresh/messages.js';
 import { Pacer } from '../core/refresh/pacer.js';
-import { Refresher, type RefreshOutcome } from '../core/refresh/refresher.js';
+import { noOutcomes, Refresher, type RefreshOutcome } from '../core/refresh/refresher.js';
 import { describeKey } from '../core/store/key.js';
 
 /** Keys refreshed at once within one invocation; the pacer keeps the request rate. */
@@ -55,14 +55,7 @@ export function createRefreshHandler(
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   return async (event) => {
     const { refresher, metrics } = dependencies();
-    const counts: Record<RefreshOutcome, number> = {
-      refreshed: 0,
-      'fell-back': 0,
-      revoked: 0,
-      failed: 0,
-      skipped: 0,
-      retired: 0,
-    };
+    const counts = noOutcomes();
     const failedMessages: string[] = [];
     const work = event.Records.flatMap((record) => {
       try {

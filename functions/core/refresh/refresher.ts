@@ -13,6 +13,11 @@ import { hubDeadline, type Lease, type TokenStore } from '../store/token-store.j
 
 export type RefreshOutcome = 'refreshed' | 'fell-back' | 'revoked' | 'failed' | 'skipped' | 'retired';
 
+/** A zero count for every outcome, for per-run tallies. */
+export function noOutcomes(): Record<RefreshOutcome, number> {
+  return { refreshed: 0, 'fell-back': 0, revoked: 0, failed: 0, skipped: 0, retired: 0 };
+}
+
 export interface RefresherOptions {
   readonly store: TokenStore;
   readonly fetcher: TokenFetcher;
