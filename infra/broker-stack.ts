@@ -1,8 +1,14 @@
 /**
- * The deployable stack: one ZaikioTokenBroker configured from CDK context, and the outputs an
- * operator needs (docs/deploy.md).
+ * The repository's deployable stack: one ZaikioTokenBroker configured from CDK context, the outputs
+ * an operator and other apps need (docs/deploy.md), and, on request, the example consumer, wired as
+ * any user wires their own functions.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import path from 'node:path';
+import { CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { StackContext } from './context.js';
@@ -12,8 +18,12 @@ export interface ZaikioTokenBrokerStackProps extends StackProps {
   readonly config: StackContext;
 }
 
+const ROOT = path.resolve(import.meta.dirname, '..');
+
 export class ZaikioTokenBrokerStack extends Stack {
   readonly broker: ZaikioTokenBroker;
+  /** The example consumer, when the context asks for it (`exampleConsumer=true`). */
+  readonly exampleConsumer?: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: ZaikioTokenBrokerStackProps) {
     const { config, ...stackProps } = props;
@@ -38,6 +48,10 @@ export class ZaikioTokenBrokerStack extends Stack {
       description: 'The mint function (consumers: MINT_FUNCTION_NAME)',
     });
     new CfnOutput(this, 'MintFunctionArn', { value: broker.mintFunction.functionArn });
+    new CfnOutput(this, 'BrokerAttributes', {
+      value: this.toJsonString(broker.attributes),
+      description: 'JSON for ZaikioTokenBroker.fromBrokerAttributes in another stack or app',
+    });
     new CfnOutput(this, 'ClientSecretArns', {
       value: this.toJsonString(
         Object.fromEntries(broker.clientSecrets.map(({ client, secret }) => [client, secret.secretArn])),
@@ -45,11 +59,53 @@ export class ZaikioTokenBrokerStack extends Stack {
       description: 'App name -> ARN of the secret holding {"clientId","clientSecret"} (put-secret-value)',
     });
     new CfnOutput(this, 'DashboardName', { value: broker.observability.dashboard.dashboardName });
-    if (broker.exampleConsumerFunction !== undefined) {
+
+    if (config.exampleConsumer) {
+      this.exampleConsumer = this.#exampleConsumer(config.broker.removalPolicy);
       new CfnOutput(this, 'ExampleConsumerFunctionName', {
-        value: broker.exampleConsumerFunction.functionName,
+        value: this.exampleConsumer.functionName,
         description: 'Invoke with {"organizationId": "<uuid>"}',
       });
     }
+  }
+
+  /**
+   * examples/consumer.ts, bundled at synth time by the esbuild in node_modules (never Docker), as a
+   * user's own function would be, and granted like one.
+   */
+  #exampleConsumer(removalPolicy: RemovalPolicy | undefined): nodejs.NodejsFunction {
+    // Its own role, without AWSLambdaBasicExecutionRole: it may write only to its own log group.
+    const role = new iam.Role(this, 'ExampleConsumerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Zaikio token broker: example consumer',
+    });
+    const logGroup = new logs.LogGroup(this, 'ExampleConsumerLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+    logGroup.grantWrite(role);
+    const fn = new nodejs.NodejsFunction(this, 'ExampleConsumer', {
+      entry: path.join(ROOT, 'examples', 'consumer.ts'),
+      description: 'Zaikio token broker: example consumer (lists warehouse items with a broker token)',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      loggingFormat: lambda.LoggingFormat.JSON,
+      role,
+      logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      projectRoot: ROOT,
+      depsLockFilePath: path.join(ROOT, 'package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        format: nodejs.OutputFormat.ESM,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+      },
+    });
+    this.broker.grantTokenAccess(fn);
+    return fn;
   }
 }

@@ -8,7 +8,7 @@ import { Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { assertClientName } from '../functions/core/credentials.js';
+import { assertClientName } from '../functions/core/config.js';
 
 /** A secret that already exists; the construct only reads it. */
 export type ExistingSecret =

@@ -4,12 +4,15 @@
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type { HubEnvironment } from '../functions/core/hub/environments.js';
 import type { ZaikioClient } from './client-secrets.js';
-import type { HubBaseUrl, HubEnvironment, ZaikioTokenBrokerProps } from './zaikio-token-broker.js';
+import type { HubBaseUrl, ZaikioTokenBrokerProps } from './zaikio-token-broker.js';
 
 export interface StackContext {
   readonly stackName: string;
   readonly alarmTopicArn?: string;
+  /** Also deploy the example consumer (examples/consumer.ts). */
+  readonly exampleConsumer: boolean;
   readonly broker: Omit<ZaikioTokenBrokerProps, 'alarmTopic'>;
 }
 
@@ -72,6 +75,7 @@ export function readContext(get: (key: ContextKey) => unknown): StackContext {
   return {
     stackName: text('stackName') ?? DEFAULT_STACK_NAME,
     ...(alarmTopicArn === undefined ? {} : { alarmTopicArn }),
+    exampleConsumer: example === 'true',
     broker: {
       hub: (text('hub') ?? DEFAULT_HUB) as HubEnvironment | HubBaseUrl,
       clients: clientsFromContext(get('clients'), text('clientName'), text('secretName'), text('secretArn')),
@@ -79,7 +83,6 @@ export function readContext(get: (key: ContextKey) => unknown): StackContext {
       ...(defaultClient === undefined ? {} : { defaultClient }),
       ...(retention === undefined ? {} : { logRetention: retention as logs.RetentionDays }),
       ...(sweepMinutes === undefined ? {} : { sweepInterval: Duration.minutes(sweepMinutes) }),
-      ...(example === 'true' ? { exampleConsumer: true } : {}),
     },
   };
 }

@@ -3,60 +3,36 @@
  * schedule, the queues, the app credentials, alarms and a dashboard, wired with least privilege.
  * docs/deploy.md explains every choice made here (keys, sizing, costs).
  */
-import path from 'node:path';
 import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
-import { CONSUMER_ENV } from '../functions/consumer/options.js';
-import { ENV } from '../functions/core/config.js';
+import type { Construct } from 'constructs';
+import { ENV } from '../functions/core/env.js';
 import {
   HUB_ENVIRONMENTS,
   type HubEnvironment,
   resolveHubBaseUrl,
 } from '../functions/core/hub/environments.js';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
-import { assertBearerId, bearerKey } from '../functions/core/scopes.js';
-import { ATTR, READABLE_ATTRIBUTES, TABLE } from '../functions/core/store/schema.js';
+import { TABLE } from '../functions/core/store/schema.js';
+import { type BrokerFunctionOptions, createBrokerFunction } from './broker-function.js';
 import { type ClientSecret, ClientSecrets, type ZaikioClient } from './client-secrets.js';
 import { BrokerObservability } from './observability.js';
 import { computeSizing, type Sizing, type TunableSettings } from './sizing.js';
-
-export type { HubEnvironment } from '../functions/core/hub/environments.js';
-export type { ExistingSecret, ZaikioClient } from './client-secrets.js';
-export { CONSUMER_ENV };
-
-/** Every way to read items; the table's resource policy limits them for everyone but the broker. */
-const READ_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:Scan',
-  'dynamodb:PartiQLSelect',
-];
-
-/** A table resource policy statement denying READ_ACTIONS to every principal but `except`, when `condition` holds. */
-function denyReadsByOthers(
-  sid: string,
-  except: readonly iam.IRole[],
-  condition: Record<string, unknown>,
-): iam.PolicyStatement {
-  return new iam.PolicyStatement({
-    sid,
-    effect: iam.Effect.DENY,
-    principals: [new iam.AnyPrincipal()],
-    actions: READ_ACTIONS,
-    resources: ['*'],
-    conditions: { ArnNotEquals: { 'aws:PrincipalArn': except.map((role) => role.roleArn) }, ...condition },
-  });
-}
+import {
+  ImportedZaikioTokenBroker,
+  type IZaikioTokenBroker,
+  TokenBrokerBase,
+  type ZaikioTokenBrokerAttributes,
+} from './token-access.js';
+import { createTokensTable } from './tokens-table.js';
 
 /** Any other Hub: a proxy or a simulator. Credentials in the URL are rejected. */
 export type HubBaseUrl = `https://${string}` | `http://${string}`;
@@ -130,22 +106,40 @@ export interface ZaikioTokenBrokerProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * How long the functions' logs are kept.
+   * How long the functions' logs are kept (each function can override it in `functions`).
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The lowest level the functions log (each function can override it in `functions`).
+   * @default lambda.ApplicationLogLevel.INFO
+   */
+  readonly logLevel?: lambda.ApplicationLogLevel;
+  /**
+   * Memory, reserved concurrency, log level and retention of each function.
+   * @default see BrokerFunctionOptions
+   */
+  readonly functions?: {
+    readonly mint?: BrokerFunctionOptions;
+    readonly sweep?: BrokerFunctionOptions;
+    readonly refresh?: BrokerFunctionOptions;
+  };
+  /**
+   * X-Ray tracing of the three functions (`lambda.Tracing.ACTIVE` adds the X-Ray write permissions).
+   * @default lambda.Tracing.DISABLED
+   */
+  readonly tracing?: lambda.Tracing;
+  /**
+   * Encrypt the table with this customer managed key. The grants then also give `kms:Decrypt` on it
+   * to every reader (consumers included) and encrypt/decrypt to the broker's writers.
+   * @default the AWS managed key aws/dynamodb (no key policy, no grant needed)
+   */
+  readonly tableEncryptionKey?: kms.IKey;
   /**
    * Where alarms (and their return to OK) are sent.
    * @default no notification; alarms show in the console and on the dashboard
    */
   readonly alarmTopic?: sns.ITopic;
-  /**
-   * Also deploy the example consumer (functions/examples/consumer.ts): a function that lists an
-   * organization's warehouse items with a broker token, granted with `grantTokenAccess`. It reads the
-   * sandbox warehouse unless its ZAIKIO_WAREHOUSE_URL is set (`exampleConsumerFunction.addEnvironment`).
-   * @default false
-   */
-  readonly exampleConsumer?: boolean;
   /**
    * The `service` dimension of the broker's metrics (POWERTOOLS_SERVICE_NAME).
    * @default a name derived from the stack name and this construct's path (unique per account and region)
@@ -153,50 +147,49 @@ export interface ZaikioTokenBrokerProps {
   readonly serviceName?: string;
 }
 
-export interface TokenAccessOptions {
-  /**
-   * Limit reads to the tokens of these organizations (Zaikio organization ids) with
-   * `dynamodb:LeadingKeys`. The mint function is not limited this way: see docs/deploy.md.
-   * @default tokens of every bearer
-   */
-  readonly organizations?: readonly string[];
-}
-
-const ROOT = path.resolve(import.meta.dirname, '..');
-const FUNCTIONS = {
-  Mint: 'mint/handler.ts',
-  Sweep: 'sweep/handler.ts',
-  Refresh: 'refresh/handler.ts',
-  ExampleConsumer: 'examples/consumer.ts',
+/** Memory per function when `functions.<name>.memorySize` is not given. */
+const DEFAULT_MEMORY_MB = {
+  // More CPU for a faster cold start on the synchronous path.
+  mint: 512,
+  sweep: 256,
+  // I/O-bound and mostly waiting for its pacer: memory buys it nothing but cost.
+  refresh: 256,
 } as const;
 
-export class ZaikioTokenBroker extends Construct {
-  readonly table: dynamodb.Table;
-  readonly mintFunction: nodejs.NodejsFunction;
-  readonly sweepFunction: nodejs.NodejsFunction;
-  readonly refreshFunction: nodejs.NodejsFunction;
-  readonly refreshQueue: sqs.Queue;
-  readonly refreshDeadLetterQueue: sqs.Queue;
-  readonly scheduleDeadLetterQueue: sqs.Queue;
-  readonly schedule: scheduler.Schedule;
+export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBroker {
+  /**
+   * A broker deployed by another stack or app, from the values its stack outputs (`BrokerAttributes`),
+   * so that `grantTokenAccess` works from anywhere in the same account.
+   */
+  static fromBrokerAttributes(
+    scope: Construct,
+    id: string,
+    attrs: ZaikioTokenBrokerAttributes,
+  ): IZaikioTokenBroker {
+    return new ImportedZaikioTokenBroker(scope, id, attrs);
+  }
+
+  readonly table: dynamodb.ITable;
+  readonly mintFunction: lambda.IFunction;
+  readonly sweepFunction: lambda.IFunction;
+  readonly refreshFunction: lambda.IFunction;
+  readonly refreshQueue: sqs.IQueue;
+  readonly refreshDeadLetterQueue: sqs.IQueue;
+  readonly scheduleDeadLetterQueue: sqs.IQueue;
+  readonly schedule: scheduler.ISchedule;
   /** The app credentials, in the order of `clients`. */
   readonly clientSecrets: readonly ClientSecret[];
   readonly observability: BrokerObservability;
-  /** The example consumer, when `exampleConsumer` is set. */
-  readonly exampleConsumerFunction?: nodejs.NodejsFunction;
   /** Resolved settings, timeouts and concurrency. */
   readonly sizing: Sizing;
   readonly serviceName: string;
   /** The app a request without `client` gets. */
   readonly defaultClient: string;
-  readonly #removalPolicy: RemovalPolicy;
-  readonly #logRetention: logs.RetentionDays;
+  protected readonly usageRecordIntervalMs: number;
 
   constructor(scope: Construct, id: string, props: ZaikioTokenBrokerProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.#removalPolicy = removalPolicy;
-    this.#logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const sweepInterval = props.sweepInterval ?? Duration.minutes(1);
     this.sizing = computeSizing({
       settings: props.settings,
@@ -210,6 +203,7 @@ export class ZaikioTokenBroker extends Construct {
       refreshShareOfRateLimit: props.refreshShareOfRateLimit ?? 0.8,
       refreshBatchSize: props.refreshBatchSize ?? 1,
     });
+    this.usageRecordIntervalMs = this.sizing.settings.usageRecordIntervalMs;
     const hub = props.hub ?? 'production';
     if (!Object.hasOwn(HUB_ENVIRONMENTS, hub)) {
       try {
@@ -237,71 +231,34 @@ export class ZaikioTokenBroker extends Construct {
       refresh: this.#role('RefreshRole', 'Zaikio token broker: refresh worker'),
     };
     const writers = [roles.mint, roles.refresh];
-    const brokerRoles = [roles.mint, roles.refresh, roles.sweep];
 
-    this.table = new dynamodb.Table(this, 'Tokens', {
-      partitionKey: { name: TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: TABLE.sortKey, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // AWS managed key aws/dynamodb: its use is logged in CloudTrail, and consumers need no KMS grant.
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      timeToLiveAttribute: TABLE.ttlAttribute,
+    this.table = createTokensTable(this, 'Tokens', {
+      writers,
+      brokerRoles: [roles.mint, roles.refresh, roles.sweep],
       removalPolicy,
-      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
-      resourcePolicy: new iam.PolicyDocument({
-        statements: [
-          new iam.PolicyStatement({
-            sid: 'OnlyTheBrokerWritesTokens',
-            effect: iam.Effect.DENY,
-            principals: [new iam.AnyPrincipal()],
-            actions: [
-              'dynamodb:PutItem',
-              'dynamodb:UpdateItem',
-              'dynamodb:DeleteItem',
-              'dynamodb:BatchWriteItem',
-              'dynamodb:PartiQLInsert',
-              'dynamodb:PartiQLUpdate',
-              'dynamodb:PartiQLDelete',
-            ],
-            resources: ['*'],
-            conditions: { ArnNotEquals: { 'aws:PrincipalArn': writers.map((role) => role.roleArn) } },
-          }),
-          // Even an account administrator's broad policy cannot read refresh tokens: everyone but the
-          // broker's roles may read only named attributes, and never the refresh token.
-          denyReadsByOthers('OnlyTheBrokerReadsRefreshTokens', brokerRoles, {
-            'ForAnyValue:StringEquals': { 'dynamodb:Attributes': [ATTR.refreshToken] },
-          }),
-          denyReadsByOthers('OthersReadOnlyNamedAttributes', brokerRoles, {
-            StringNotEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
-          }),
-        ],
-      }),
-    });
-    this.table.addGlobalSecondaryIndex({
-      indexName: TABLE.dueIndex.name,
-      partitionKey: { name: TABLE.dueIndex.partitionKey, type: dynamodb.AttributeType.NUMBER },
-      sortKey: { name: TABLE.dueIndex.sortKey, type: dynamodb.AttributeType.NUMBER },
-      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      encryptionKey: props.tableEncryptionKey,
     });
     secrets.restrictReadsTo(writers);
 
-    this.refreshDeadLetterQueue = this.#queue('RefreshDeadLetterQueue', {
+    const refreshDeadLetterQueue = this.#queue('RefreshDeadLetterQueue', {
       retentionPeriod: Duration.days(14),
     });
-    this.refreshQueue = this.#queue('RefreshQueue', {
+    const refreshQueue = this.#queue('RefreshQueue', {
       visibilityTimeout: Duration.seconds(this.sizing.refreshVisibilityTimeoutSeconds),
-      deadLetterQueue: { queue: this.refreshDeadLetterQueue, maxReceiveCount: 3 },
+      deadLetterQueue: { queue: refreshDeadLetterQueue, maxReceiveCount: 3 },
     });
-    this.scheduleDeadLetterQueue = this.#queue('ScheduleDeadLetterQueue', {
+    const scheduleDeadLetterQueue = this.#queue('ScheduleDeadLetterQueue', {
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.scheduleDeadLetterQueue).acknowledge({
+    Validations.of(scheduleDeadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
         'This queue is itself a dead-letter queue: the DeadLetterConfig of the sweep schedule (EventBridge ' +
         'Scheduler), which cdk-nag does not recognise as a use. Its messages are inspected, not consumed.',
     });
+    this.refreshDeadLetterQueue = refreshDeadLetterQueue;
+    this.refreshQueue = refreshQueue;
+    this.scheduleDeadLetterQueue = scheduleDeadLetterQueue;
 
     const environment: Record<string, string> = {
       [ENV.tableName]: this.table.tableName,
@@ -313,39 +270,61 @@ export class ZaikioTokenBroker extends Construct {
       [ENV.settings]: JSON.stringify(this.sizing.settings),
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-      // Stack traces point into the TypeScript sources (the bundle ships a source map, no sources).
-      NODE_OPTIONS: '--enable-source-maps',
     };
-    this.mintFunction = this.#function('Mint', roles.mint, {
+    const common = {
+      removalPolicy,
+      tracing: props.tracing ?? lambda.Tracing.DISABLED,
+      logLevel: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    };
+    const tuned = (name: keyof typeof DEFAULT_MEMORY_MB) => {
+      const options = props.functions?.[name] ?? {};
+      return {
+        ...common,
+        memorySize: options.memorySize ?? DEFAULT_MEMORY_MB[name],
+        logLevel: options.logLevel ?? common.logLevel,
+        logRetention: options.logRetention ?? common.logRetention,
+        ...(options.reservedConcurrentExecutions === undefined
+          ? {}
+          : { reservedConcurrentExecutions: options.reservedConcurrentExecutions }),
+      };
+    };
+    this.mintFunction = createBrokerFunction(this, 'Mint', {
+      ...tuned('mint'),
+      code: 'mint',
+      role: roles.mint,
       description: 'Zaikio token broker: get-or-mint a token (invoked by consumers)',
-      memorySize: 512,
       timeout: Duration.seconds(this.sizing.mintTimeoutSeconds),
       environment,
     });
-    this.sweepFunction = this.#function('Sweep', roles.sweep, {
+    this.sweepFunction = createBrokerFunction(this, 'Sweep', {
+      ...tuned('sweep'),
+      code: 'sweep',
+      role: roles.sweep,
       description: 'Zaikio token broker: queue the tokens due for refresh',
-      memorySize: 256,
       timeout: Duration.seconds(this.sizing.sweepTimeoutSeconds),
-      environment: { ...environment, [ENV.refreshQueueUrl]: this.refreshQueue.queueUrl },
+      environment: { ...environment, [ENV.refreshQueueUrl]: refreshQueue.queueUrl },
       // A failed sweep is not retried: the next one, one interval later, covers the same tokens.
       retryAttempts: 0,
       maxEventAge: Duration.minutes(1),
     });
-    this.refreshFunction = this.#function('Refresh', roles.refresh, {
+    const refreshFunction = createBrokerFunction(this, 'Refresh', {
+      ...tuned('refresh'),
+      code: 'refresh',
+      role: roles.refresh,
       description: 'Zaikio token broker: refresh the queued tokens at the Hub',
-      // I/O-bound and mostly waiting for its pacer: memory buys it nothing but cost.
-      memorySize: 256,
       timeout: Duration.seconds(this.sizing.refreshTimeoutSeconds),
       environment,
     });
-    this.refreshFunction.addEventSource(
-      new SqsEventSource(this.refreshQueue, {
+    refreshFunction.addEventSource(
+      new SqsEventSource(refreshQueue, {
         batchSize: props.refreshBatchSize ?? 1,
         // With the worker's pacer, this keeps the fleet under the Hub rate limit (docs/deploy.md).
         maxConcurrency: this.sizing.settings.refreshConcurrency,
         reportBatchItemFailures: true,
       }),
     );
+    this.refreshFunction = refreshFunction;
 
     // Least privilege, written out action by action (no wildcard, no index wildcard).
     for (const role of writers) {
@@ -356,6 +335,7 @@ export class ZaikioTokenBroker extends Construct {
           resources: [this.table.tableArn],
         }),
       );
+      this.table.encryptionKey?.grantEncryptDecrypt(role);
       for (const { secret } of this.clientSecrets) secret.grantRead(role);
     }
     roles.sweep.addToPrincipalPolicy(
@@ -365,87 +345,39 @@ export class ZaikioTokenBroker extends Construct {
         resources: [`${this.table.tableArn}/index/${TABLE.dueIndex.name}`],
       }),
     );
+    this.table.encryptionKey?.grantDecrypt(roles.sweep);
     // GetQueueAttributes: the sweeper hands out no more than the workers can do before the next sweep.
-    this.refreshQueue.grant(roles.sweep, 'sqs:SendMessage', 'sqs:GetQueueAttributes');
+    refreshQueue.grant(roles.sweep, 'sqs:SendMessage', 'sqs:GetQueueAttributes');
 
-    this.schedule = this.#sweepSchedule(sweepInterval);
+    this.schedule = this.#sweepSchedule(sweepInterval, scheduleDeadLetterQueue);
 
     this.observability = new BrokerObservability(this, 'Observability', {
       serviceName: this.serviceName,
       sweepInterval,
       functions: { mint: this.mintFunction, sweep: this.sweepFunction, refresh: this.refreshFunction },
       queues: {
-        refresh: this.refreshQueue,
-        refreshDeadLetter: this.refreshDeadLetterQueue,
-        scheduleDeadLetter: this.scheduleDeadLetterQueue,
+        refresh: refreshQueue,
+        refreshDeadLetter: refreshDeadLetterQueue,
+        scheduleDeadLetter: scheduleDeadLetterQueue,
       },
       alarmTopic: props.alarmTopic,
     });
-
-    if (props.exampleConsumer === true) {
-      this.exampleConsumerFunction = this.#function(
-        'ExampleConsumer',
-        this.#role('ExampleConsumerRole', 'Zaikio token broker: example consumer'),
-        {
-          description: 'Zaikio token broker: example consumer (lists warehouse items with a broker token)',
-          memorySize: 256,
-          timeout: Duration.seconds(30),
-          environment: { NODE_OPTIONS: '--enable-source-maps' },
-        },
-      );
-      this.grantTokenAccess(this.exampleConsumerFunction);
-    }
   }
 
   /**
-   * Lets `grantee` read tokens and ask for new ones: GetItem of the readable attributes only (never
-   * the refresh token), optionally only for some organizations, and Invoke on the mint function.
-   * Nothing else: no write, no Query or Scan, no secret. A Lambda function also gets the
-   * environment variables the consumer client reads (CONSUMER_ENV).
+   * What another stack or app passes to `ZaikioTokenBroker.fromBrokerAttributes`; the repository's
+   * stack outputs it as JSON (`BrokerAttributes`).
    */
-  grantTokenAccess(grantee: iam.IGrantable, options: TokenAccessOptions = {}): iam.Grant {
-    const leadingKeys = options.organizations?.map((id) => {
-      assertBearerId(id, 'organization id');
-      return bearerKey({ type: 'Organization', id });
-    });
-    if (leadingKeys?.length === 0) {
-      throw new Error(
-        'ZaikioTokenBroker: grantTokenAccess: organizations must not be empty; omit it for all',
-      );
-    }
-    const read = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:GetItem'],
-      resourceArns: [this.table.tableArn],
-      conditions: {
-        'ForAllValues:StringEquals': {
-          'dynamodb:Attributes': [...READABLE_ATTRIBUTES],
-          ...(leadingKeys === undefined ? {} : { 'dynamodb:LeadingKeys': leadingKeys }),
-        },
-        // GetItem always carries Select: ALL_ATTRIBUTES unless a ProjectionExpression is given.
-        StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
-      },
-    });
-    const invoke = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['lambda:InvokeFunction'],
-      resourceArns: [this.mintFunction.functionArn],
-    });
-    if (!read.success || !invoke.success) {
-      throw new Error(
-        'ZaikioTokenBroker: grantTokenAccess needs a grantee with an identity policy (a role, user or function)',
-      );
-    }
-    if (grantee instanceof lambda.Function) {
-      grantee.addEnvironment(CONSUMER_ENV.tableName, this.table.tableName);
-      grantee.addEnvironment(CONSUMER_ENV.mintFunctionName, this.mintFunction.functionName);
-      grantee.addEnvironment(CONSUMER_ENV.defaultClient, this.defaultClient);
-      grantee.addEnvironment(
-        CONSUMER_ENV.usageRecordIntervalMs,
-        String(this.sizing.settings.usageRecordIntervalMs),
-      );
-    }
-    return read.combine(invoke);
+  get attributes(): ZaikioTokenBrokerAttributes {
+    return {
+      tableArn: this.table.tableArn,
+      mintFunctionArn: this.mintFunction.functionArn,
+      defaultClient: this.defaultClient,
+      usageRecordIntervalMs: this.usageRecordIntervalMs,
+      ...(this.table.encryptionKey === undefined
+        ? {}
+        : { tableEncryptionKeyArn: this.table.encryptionKey.keyArn }),
+    };
   }
 
   #role(id: string, description: string): iam.Role {
@@ -464,50 +396,7 @@ export class ZaikioTokenBroker extends Construct {
     });
   }
 
-  #function(
-    name: keyof typeof FUNCTIONS,
-    role: iam.Role,
-    props: Pick<
-      nodejs.NodejsFunctionProps,
-      'description' | 'memorySize' | 'timeout' | 'environment' | 'retryAttempts' | 'maxEventAge'
-    >,
-  ): nodejs.NodejsFunction {
-    const logGroup = new logs.LogGroup(this, `${name}Logs`, {
-      retention: this.#logRetention,
-      removalPolicy: this.#removalPolicy,
-    });
-    logGroup.grantWrite(role);
-    return new nodejs.NodejsFunction(this, name, {
-      ...props,
-      entry: path.join(ROOT, 'functions', FUNCTIONS[name]),
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      projectRoot: ROOT,
-      depsLockFilePath: path.join(ROOT, 'package-lock.json'),
-      bundling: {
-        // esbuild from node_modules on this machine; never a Docker build.
-        forceDockerBundling: false,
-        format: nodejs.OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies (undici) call require() for Node built-ins.
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        // Bundle the AWS SDK too: the functions run the versions the tests ran.
-        bundleAwsSDK: true,
-        externalModules: [],
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-      },
-    });
-  }
-
-  #sweepSchedule(interval: Duration): scheduler.Schedule {
+  #sweepSchedule(interval: Duration, deadLetterQueue: sqs.IQueue): scheduler.Schedule {
     const role = new iam.Role(this, 'ScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
@@ -521,9 +410,8 @@ export class ZaikioTokenBroker extends Construct {
         resources: [this.sweepFunction.functionArn],
       }),
     );
-    this.scheduleDeadLetterQueue.grant(role, 'sqs:SendMessage');
+    deadLetterQueue.grant(role, 'sqs:SendMessage');
     const sweeper = this.sweepFunction;
-    const deadLetterQueue = this.scheduleDeadLetterQueue;
     // The stock LambdaInvoke target would also allow invoking every version (`<arn>:*`).
     const target: scheduler.IScheduleTarget = {
       bind: () => ({

@@ -4,16 +4,10 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { CONSUMER_ENV } from '../core/env.js';
 import { InvalidRequestError } from '../core/errors.js';
 
-/** Set on a consumer function by the construct's grant. */
-export const CONSUMER_ENV = {
-  tableName: 'TOKENS_TABLE_NAME',
-  mintFunctionName: 'MINT_FUNCTION_NAME',
-  defaultClient: 'ZAIKIO_DEFAULT_CLIENT',
-  /** The broker's usageRecordIntervalMs, so consumer and broker agree on when use is stale. */
-  usageRecordIntervalMs: 'ZAIKIO_USAGE_RECORD_INTERVAL_MS',
-} as const;
+export { CONSUMER_ENV };
 
 /** The mint function's own default; the consumer asks for the same unless told otherwise. */
 export const DEFAULT_MIN_VALIDITY_SECONDS = 60;

@@ -2,18 +2,24 @@
  * The broker's configuration as the functions receive it: environment variables set by the CDK
  * construct (or by the local runtime). Parsed strictly; a wrong value names the variable.
  */
+import { ENV } from './env.js';
 import { InvalidRequestError } from './errors.js';
 import { resolveHubBaseUrl } from './hub/environments.js';
 import { type BrokerSettings, resolveSettings } from './settings.js';
 
-export const ENV = {
-  tableName: 'TOKENS_TABLE_NAME',
-  hub: 'ZAIKIO_HUB',
-  clients: 'ZAIKIO_CLIENTS',
-  defaultClient: 'ZAIKIO_DEFAULT_CLIENT',
-  settings: 'BROKER_SETTINGS',
-  refreshQueueUrl: 'REFRESH_QUEUE_URL',
-} as const;
+export { ENV };
+
+const CLIENT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** A Zaikio app's name as requests, the table key and the construct spell it. */
+export function assertClientName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !CLIENT_NAME.test(name)) {
+    throw new InvalidRequestError(
+      'invalid_request',
+      'client must be an app name of lowercase letters, digits, "-" and "_" (at most 63)',
+    );
+  }
+}
 
 export interface BrokerConfig {
   readonly tableName: string;

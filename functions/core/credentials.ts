@@ -6,6 +6,7 @@
 import { inspect } from 'node:util';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { assertClientName } from './config.js';
 import { InvalidClientError, InvalidRequestError } from './errors.js';
 
 /** Holds the secret in a private field, so logging or serializing the object cannot leak it. */
@@ -33,17 +34,6 @@ export class ClientCredentials {
 
   [inspect.custom](): string {
     return `ClientCredentials { clientId: '${this.clientId}', clientSecret: [redacted] }`;
-  }
-}
-
-const CLIENT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-export function assertClientName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !CLIENT_NAME.test(name)) {
-    throw new InvalidRequestError(
-      'invalid_request',
-      'client must be an app name of lowercase letters, digits, "-" and "_" (at most 63)',
-    );
   }
 }
 

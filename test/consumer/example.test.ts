@@ -30,7 +30,7 @@ afterAll(async () => {
 it('calls the warehouse API with the broker’s token and returns no token', async () => {
   warehouse.respond = () => ({ status: 200, body: JSON.stringify([{ id: 'a' }, { id: 'b' }]) });
   // Imported after the environment is set: the module builds its token client at load, as in Lambda.
-  const { handler } = await import('../../functions/examples/consumer.js');
+  const { handler } = await import('../../examples/consumer.js');
 
   const result = await handler({ organizationId: ORG });
   expect(result).toEqual({ status: 200, items: 2 });

@@ -52,7 +52,7 @@ describe('readContext', () => {
         exampleConsumer: 'true',
       }),
     );
-    expect(config.broker.exampleConsumer).toBe(true);
+    expect(config.exampleConsumer).toBe(true);
     expect(config.stackName).toBe('BrokerProd');
     expect(config.alarmTopicArn).toBe('arn:aws:sns:eu-central-1:123456789012:ops');
     expect(config.broker.hub).toBe('production');

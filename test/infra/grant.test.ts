@@ -7,8 +7,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CONSUMER_ENV } from '../../functions/consumer/options.js';
+import { CONSUMER_ENV } from '../../functions/core/env.js';
 import { ATTR, READABLE_ATTRIBUTES } from '../../functions/core/store/schema.js';
+import { ZaikioTokenBrokerStack } from '../../infra/broker-stack.js';
+import { readContext } from '../../infra/context.js';
 import { ZaikioTokenBroker } from '../../infra/zaikio-token-broker.js';
 import {
   actionsOf,
@@ -219,9 +221,14 @@ describe('imported credentials', () => {
 
 describe('example consumer', () => {
   it('is deployed only on request, granted like any consumer, with its own role and log group', () => {
-    const withExample = new Stack(newApp({ bundle: false }), 'Example');
-    const broker = new ZaikioTokenBroker(withExample, 'Broker', { exampleConsumer: true });
-    const example = broker.exampleConsumerFunction as lambda.Function;
+    const app = newApp({ bundle: false });
+    const withExample = new ZaikioTokenBrokerStack(app, 'Example', {
+      config: readContext((key) => (key === 'exampleConsumer' ? 'true' : undefined)),
+    });
+    const without = new ZaikioTokenBrokerStack(app, 'Plain', { config: readContext(() => undefined) });
+    expect(without.exampleConsumer).toBeUndefined();
+    const { broker } = withExample;
+    const example = withExample.exampleConsumer as lambda.Function;
     expect(example).toBeDefined();
     const template = Template.fromStack(withExample);
     const fn =

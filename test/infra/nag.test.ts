@@ -45,7 +45,15 @@ describe('cdk-nag AwsSolutions', () => {
     expect(findings(app)).toEqual([]);
   });
 
-  it('finds nothing with imported secrets, an alarm topic, the example consumer and consumers granted access', () => {
+  it('finds nothing in the stack with the example consumer', () => {
+    const app = newApp({ bundle: false });
+    new ZaikioTokenBrokerStack(app, 'WithExample', {
+      config: readContext((key) => (key === 'exampleConsumer' ? 'true' : undefined)),
+    });
+    expect(findings(app)).toEqual([]);
+  });
+
+  it('finds nothing with imported secrets, an alarm topic and consumers granted access', () => {
     const app = newApp({ bundle: false });
     const stack = new Stack(app, 'Variant');
     const broker = new ZaikioTokenBroker(stack, 'Broker', {
@@ -61,7 +69,6 @@ describe('cdk-nag AwsSolutions', () => {
         },
       ],
       alarmTopic: sns.Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:eu-central-1:123456789012:ops'),
-      exampleConsumer: true,
     });
     const consumer = new iam.Role(stack, 'Consumer', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

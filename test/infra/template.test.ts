@@ -1,6 +1,6 @@
 /**
- * The stack `cdk synth` produces with no context (the sandbox default), bundled for real with the
- * local esbuild. One synthesis, many assertions.
+ * The stack `cdk synth` produces with no context (the sandbox default), with the prebuilt function
+ * bundles of the package. One synthesis, many assertions.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { DEFAULT_SETTINGS } from '../../functions/core/settings.js';
 import { TABLE } from '../../functions/core/store/schema.js';
 import { ZaikioTokenBrokerStack } from '../../infra/broker-stack.js';
 import { readContext } from '../../infra/context.js';
+import { prebuiltAssetPath } from '../../infra/prebuilt.js';
 import { actionsOf, allIdentityStatements, newApp } from './support.js';
 
 let stack: ZaikioTokenBrokerStack;
@@ -54,13 +55,20 @@ describe('functions', () => {
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  it('are bundled by esbuild on this machine as ESM with a source map', () => {
-    for (const fn of [stack.broker.mintFunction, stack.broker.sweepFunction, stack.broker.refreshFunction]) {
+  it('deploy the prebuilt ESM bundles the package ships, each with its source map', () => {
+    const { mintFunction, sweepFunction, refreshFunction } = stack.broker;
+    for (const [name, fn] of [
+      ['mint', mintFunction],
+      ['sweep', sweepFunction],
+      ['refresh', refreshFunction],
+    ] as const) {
       const staging = fn.node.findAll().find((child) => child instanceof AssetStaging) as AssetStaging;
       const bundle = path.join(staging.absoluteStagedPath, 'index.mjs');
       expect(existsSync(bundle)).toBe(true);
       expect(existsSync(`${bundle}.map`)).toBe(true);
       const code = readFileSync(bundle, 'utf8');
+      // Byte for byte what `npm run build` put in the package, not a bundle made at synth time.
+      expect(code).toBe(readFileSync(path.join(prebuiltAssetPath(name), 'index.mjs'), 'utf8'));
       expect(code).toMatch(/export\s*\{[^}]*as handler/);
       expect(code).toContain('createRequire');
     }
@@ -425,8 +433,27 @@ describe('outputs and names', () => {
   it('outputs the table, the mint function and the secret ARNs', () => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual(
-      ['ClientSecretArns', 'DashboardName', 'MintFunctionArn', 'MintFunctionName', 'TableName'].sort(),
+      [
+        'BrokerAttributes',
+        'ClientSecretArns',
+        'DashboardName',
+        'MintFunctionArn',
+        'MintFunctionName',
+        'TableName',
+      ].sort(),
     );
+    // What another app passes to ZaikioTokenBroker.fromBrokerAttributes, as JSON.
+    const attributes = JSON.stringify(outputs.BrokerAttributes?.Value);
+    for (const part of [
+      `"tableArn\\":\\"`,
+      id(stack.broker.table),
+      `"mintFunctionArn\\":\\"`,
+      functionIds().mint,
+      `"defaultClient\\":\\"default\\"`,
+      `"usageRecordIntervalMs\\":${DEFAULT_SETTINGS.usageRecordIntervalMs}`,
+    ]) {
+      expect(attributes).toContain(part);
+    }
     expect(outputs.TableName?.Value).toEqual({ Ref: id(stack.broker.table) });
     expect(outputs.MintFunctionArn?.Value).toEqual({ 'Fn::GetAtt': [functionIds().mint, 'Arn'] });
   });

@@ -1,13 +1,13 @@
 /**
  * Example consumer Lambda: lists an organization's warehouse items through the broker's token,
- * never touching a client secret. Deployed only when the stack is asked for it; the construct's
- * grant sets TOKENS_TABLE_NAME, MINT_FUNCTION_NAME and ZAIKIO_DEFAULT_CLIENT.
+ * never touching a client secret. It imports the package as any user's function would; the
+ * repository's own stack deploys it on request (infra/broker-stack.ts), and the construct's grant
+ * sets TOKENS_TABLE_NAME, MINT_FUNCTION_NAME and ZAIKIO_DEFAULT_CLIENT.
  *
  * Event: `{ "organizationId": "<uuid>" }`, or none with ZAIKIO_EXAMPLE_ORGANIZATION_ID set.
  */
 
-import { createTokenClient, createZaikioFetch } from '../consumer/index.js';
-import { assertBearerId } from '../core/scopes.js';
+import { createTokenClient, createZaikioFetch, InvalidRequestError } from 'zaikio-token-broker/consumer';
 
 const WAREHOUSE_URL = process.env.ZAIKIO_WAREHOUSE_URL ?? 'https://warehouse.sandbox.zaikio.com';
 // Outside the handler: the in-memory token cache lives as long as the container.
@@ -23,7 +23,8 @@ function organizationOf(event: unknown): string {
   const fromEvent =
     typeof event === 'object' && event !== null ? Reflect.get(event, 'organizationId') : undefined;
   const id: unknown = fromEvent ?? process.env.ZAIKIO_EXAMPLE_ORGANIZATION_ID;
-  assertBearerId(id, 'organizationId');
+  // The token client checks the id's form itself, before any network call.
+  if (typeof id !== 'string') throw new InvalidRequestError('invalid_request', 'organizationId is required');
   return id;
 }
 

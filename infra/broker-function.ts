@@ -1,0 +1,73 @@
+/**
+ * One factory for the broker's functions: the prebuilt bundle, Node.js 24 on arm64, JSON logs in a
+ * log group of its own that only its role may write, and the per-function options users can tune.
+ */
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { HANDLER, type PrebuiltFunction, prebuiltCode } from './prebuilt.js';
+
+/** What a user may tune per function (`functions.mint`, `functions.sweep`, `functions.refresh`). */
+export interface BrokerFunctionOptions {
+  /**
+   * Memory in MB (also buys CPU: a faster cold start).
+   * @default 512 for mint, 256 for sweep and refresh
+   */
+  readonly memorySize?: number;
+  /**
+   * Concurrent executions reserved for (and capped at) this number.
+   * @default no reservation: the account's unreserved pool
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * The lowest level the function logs (Lambda advanced logging controls; Powertools reads it).
+   * @default the broker's `logLevel`
+   */
+  readonly logLevel?: lambda.ApplicationLogLevel;
+  /**
+   * How long the function's logs are kept.
+   * @default the broker's `logRetention`
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export interface BrokerFunctionProps {
+  readonly code: PrebuiltFunction;
+  readonly role: iam.IRole;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly environment: Record<string, string>;
+  readonly logLevel: lambda.ApplicationLogLevel;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  readonly tracing: lambda.Tracing;
+  readonly reservedConcurrentExecutions?: number;
+  readonly retryAttempts?: number;
+  readonly maxEventAge?: Duration;
+}
+
+export function createBrokerFunction(
+  scope: Construct,
+  id: string,
+  props: BrokerFunctionProps,
+): lambda.Function {
+  const { code, role, logLevel, logRetention, removalPolicy, environment, ...rest } = props;
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: logRetention, removalPolicy });
+  logGroup.grantWrite(role);
+  return new lambda.Function(scope, id, {
+    ...rest,
+    code: prebuiltCode(code),
+    handler: HANDLER,
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.ARM_64,
+    role,
+    logGroup,
+    loggingFormat: lambda.LoggingFormat.JSON,
+    applicationLogLevelV2: logLevel,
+    // Stack traces point into the TypeScript sources (the bundle ships a source map, no sources).
+    environment: { ...environment, NODE_OPTIONS: '--enable-source-maps' },
+  });
+}

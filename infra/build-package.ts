@@ -1,0 +1,91 @@
+/**
+ * Builds the npm package into dist/ (`npm run build`; `npm pack` runs it first):
+ *  - the Lambda functions, bundled once here (esbuild, ESM, minified, source maps, Node 24, arm64
+ *    needs nothing native) into dist/assets/<name>/index.mjs, which the construct deploys as they are;
+ *  - the construct and consumer entry points, compiled by tsc to ESM JavaScript with .d.ts files
+ *    (tsconfig.build.json).
+ * `--functions-only` skips tsc: the repository's own CDK app and the tests need only the bundles.
+ */
+import { execFileSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { ASSETS_DIR, PREBUILT_FUNCTIONS, type PrebuiltFunction } from './prebuilt.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+const ENTRIES = {
+  mint: 'functions/mint/handler.ts',
+  sweep: 'functions/sweep/handler.ts',
+  refresh: 'functions/refresh/handler.ts',
+} as const satisfies Record<PrebuiltFunction, string>;
+
+export interface BundledFunction {
+  readonly name: PrebuiltFunction;
+  /** The folder deployed as the function's code. */
+  readonly dir: string;
+  /** Bytes of index.mjs (the source map ships beside it). */
+  readonly bytes: number;
+}
+
+/** Bundles every function into `outDir/<name>/index.mjs` (+ .map), replacing what was there. */
+export async function bundleFunctions(outDir = path.join(ROOT, ASSETS_DIR)): Promise<BundledFunction[]> {
+  return Promise.all(
+    PREBUILT_FUNCTIONS.map(async (name) => {
+      const dir = path.join(outDir, name);
+      await rm(dir, { recursive: true, force: true });
+      const outfile = path.join(dir, 'index.mjs');
+      const result = await build({
+        entryPoints: [path.join(ROOT, ENTRIES[name])],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies (undici) call require() for Node built-ins.
+        banner: {
+          js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        },
+        // The AWS SDK is bundled too: the functions run the versions the tests ran, not the runtime's.
+        minify: true,
+        sourcemap: true,
+        // Stack traces point into our TypeScript (NODE_OPTIONS=--enable-source-maps), without shipping it.
+        sourcesContent: false,
+        metafile: true,
+        logLevel: 'warning',
+      });
+      const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('.mjs'));
+      return { name, dir, bytes: output?.[1].bytes ?? 0 };
+    }),
+  );
+}
+
+/** Compiles the two entry points (infra/index.ts, functions/consumer/index.ts) into dist/. */
+export function compileEntryPoints(): void {
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+}
+
+/** The whole package: dist/ emptied, the functions bundled, the entry points compiled. */
+export async function buildPackage(): Promise<BundledFunction[]> {
+  await rm(path.join(ROOT, 'dist'), { recursive: true, force: true });
+  const bundles = await bundleFunctions();
+  compileEntryPoints();
+  return bundles;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { 'functions-only': { type: 'boolean', default: false } } });
+  const bundles = values['functions-only'] ? await bundleFunctions() : await buildPackage();
+  if (process.env.npm_config_loglevel !== 'silent') {
+    for (const { name, bytes } of bundles) console.log(`${name}: ${(bytes / 1024).toFixed(0)} KiB`);
+  }
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === import.meta.filename) {
+  await main();
+}
