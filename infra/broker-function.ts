@@ -2,7 +2,7 @@
  * One factory for the broker's functions: the prebuilt bundle, Node.js 24 on arm64, JSON logs in a
  * log group of its own that only its role may write, and the per-function options users can tune.
  */
-import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -31,6 +31,31 @@ export interface BrokerFunctionOptions {
    * @default the broker's `logRetention`
    */
   readonly logRetention?: logs.RetentionDays;
+}
+
+/** Lambda's limits for the per-function options, checked before CloudFormation would reject them. */
+const MEMORY_MB = { min: 128, max: 10_240 } as const;
+
+export function checkFunctionOptions(name: string, options: BrokerFunctionOptions): void {
+  const { memorySize, reservedConcurrentExecutions } = options;
+  if (
+    memorySize !== undefined &&
+    !Token.isUnresolved(memorySize) &&
+    !(Number.isInteger(memorySize) && memorySize >= MEMORY_MB.min && memorySize <= MEMORY_MB.max)
+  ) {
+    throw new Error(
+      `ZaikioTokenBroker: functions.${name}.memorySize ${memorySize} must be whole MB from ${MEMORY_MB.min} to ${MEMORY_MB.max}`,
+    );
+  }
+  if (
+    reservedConcurrentExecutions !== undefined &&
+    !Token.isUnresolved(reservedConcurrentExecutions) &&
+    !(Number.isInteger(reservedConcurrentExecutions) && reservedConcurrentExecutions >= 0)
+  ) {
+    throw new Error(
+      `ZaikioTokenBroker: functions.${name}.reservedConcurrentExecutions ${reservedConcurrentExecutions} must be a whole number, 0 or more`,
+    );
+  }
 }
 
 export interface BrokerFunctionProps {

@@ -22,7 +22,7 @@ import {
 } from '../functions/core/hub/environments.js';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { TABLE } from '../functions/core/store/schema.js';
-import { type BrokerFunctionOptions, createBrokerFunction } from './broker-function.js';
+import { type BrokerFunctionOptions, checkFunctionOptions, createBrokerFunction } from './broker-function.js';
 import { type ClientSecret, ClientSecrets, type ZaikioClient } from './client-secrets.js';
 import { BrokerObservability } from './observability.js';
 import { computeSizing, type Sizing, type TunableSettings } from './sizing.js';
@@ -156,6 +156,15 @@ const DEFAULT_MEMORY_MB = {
   refresh: 256,
 } as const;
 
+/** The writers' use of a customer managed table key: grantEncryptDecrypt's actions, written out. */
+const TABLE_KEY_WRITER_ACTIONS = [
+  'kms:Decrypt',
+  'kms:Encrypt',
+  'kms:GenerateDataKey',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+];
+
 export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBroker {
   /**
    * A broker deployed by another stack or app, from the values its stack outputs (`BrokerAttributes`),
@@ -279,6 +288,7 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
     };
     const tuned = (name: keyof typeof DEFAULT_MEMORY_MB) => {
       const options = props.functions?.[name] ?? {};
+      checkFunctionOptions(name, options);
       return {
         ...common,
         memorySize: options.memorySize ?? DEFAULT_MEMORY_MB[name],
@@ -325,6 +335,14 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
       }),
     );
     this.refreshFunction = refreshFunction;
+    const refreshReserved = props.functions?.refresh?.reservedConcurrentExecutions;
+    if (refreshReserved !== undefined && refreshReserved < this.sizing.settings.refreshConcurrency) {
+      // Lambda would throttle the queue's pollers and move messages to the dead-letter queue.
+      throw new Error(
+        `ZaikioTokenBroker: functions.refresh.reservedConcurrentExecutions ${refreshReserved} is below the ` +
+          `refresh queue's maximum concurrency (${this.sizing.settings.refreshConcurrency}, from hubRateLimit)`,
+      );
+    }
 
     // Least privilege, written out action by action (no wildcard, no index wildcard).
     for (const role of writers) {
@@ -335,7 +353,9 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
           resources: [this.table.tableArn],
         }),
       );
-      this.table.encryptionKey?.grantEncryptDecrypt(role);
+      // What grantEncryptDecrypt gives, without its wildcards (kms:ReEncrypt*, kms:GenerateDataKey*,
+      // which also cover the asymmetric data key pairs a table key never uses).
+      this.table.encryptionKey?.grant(role, ...TABLE_KEY_WRITER_ACTIONS);
       for (const { secret } of this.clientSecrets) secret.grantRead(role);
     }
     roles.sweep.addToPrincipalPolicy(
@@ -348,6 +368,18 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
     this.table.encryptionKey?.grantDecrypt(roles.sweep);
     // GetQueueAttributes: the sweeper hands out no more than the workers can do before the next sweep.
     refreshQueue.grant(roles.sweep, 'sqs:SendMessage', 'sqs:GetQueueAttributes');
+
+    if (common.tracing !== lambda.Tracing.DISABLED) {
+      // lambda.Function adds the X-Ray write permissions (ACTIVE and PASS_THROUGH alike) to each role.
+      for (const role of Object.values(roles)) {
+        Validations.of(role.node.findChild('DefaultPolicy')).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason:
+            'Tracing is on, so Lambda adds xray:PutTraceSegments and xray:PutTelemetryRecords to this role. ' +
+            'X-Ray supports no resource-level permissions for these actions: the only possible Resource is "*".',
+        });
+      }
+    }
 
     this.schedule = this.#sweepSchedule(sweepInterval, scheduleDeadLetterQueue);
 

@@ -4,6 +4,8 @@
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -75,6 +77,63 @@ describe('cdk-nag AwsSolutions', () => {
     });
     broker.grantTokenAccess(consumer, { organizations: ['b1475f65-236c-58b8-96e1-e1778b43beb7'] });
     expect(findings(app)).toEqual([]);
+  });
+
+  it('finds nothing with X-Ray tracing ACTIVE, a customer managed table key and a consumer granted access', () => {
+    const app = newApp({ bundle: false });
+    const stack = new Stack(app, 'Traced');
+    const key = new kms.Key(stack, 'TableKey', { enableKeyRotation: true });
+    const broker = new ZaikioTokenBroker(stack, 'Broker', {
+      tracing: lambda.Tracing.ACTIVE,
+      tableEncryptionKey: key,
+    });
+    const consumer = new iam.Role(stack, 'Consumer', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    broker.grantTokenAccess(consumer);
+    expect(findings(app)).toEqual([]);
+  });
+
+  it('finds nothing with tracing PASS_THROUGH either (Lambda adds the same X-Ray statement)', () => {
+    const app = newApp({ bundle: false });
+    new ZaikioTokenBroker(new Stack(app, 'PassThrough'), 'Broker', { tracing: lambda.Tracing.PASS_THROUGH });
+    expect(findings(app)).toEqual([]);
+  });
+
+  it('does report X-Ray’s Resource "*" as AwsSolutions-IAM5 on a traced function nobody acknowledged', () => {
+    const app = newApp({ bundle: false });
+    new lambda.Function(new Stack(app, 'Unacknowledged'), 'Traced', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('export const handler = async () => {};'),
+      tracing: lambda.Tracing.ACTIVE,
+    });
+    expect(findings(app)).toContain(
+      'AwsSolutions-IAM5[Resource::*] (error) at Unacknowledged/Traced/ServiceRole/DefaultPolicy/Resource',
+    );
+  });
+
+  it('acknowledges X-Ray’s Resource "*" on the three role policies, and only when tracing is on', () => {
+    const traced = newApp({ bundle: false });
+    new ZaikioTokenBroker(new Stack(traced, 'Traced'), 'Broker', { tracing: lambda.Tracing.ACTIVE });
+    const acks = acknowledgements(traced);
+    expect(acks.map(({ path, id }) => `${id} at ${path}`).sort()).toEqual([
+      'AwsSolutions-IAM5[Resource::*] at Traced/Broker/MintRole/DefaultPolicy',
+      'AwsSolutions-IAM5[Resource::*] at Traced/Broker/RefreshRole/DefaultPolicy',
+      'AwsSolutions-IAM5[Resource::*] at Traced/Broker/SweepRole/DefaultPolicy',
+      'AwsSolutions-SMG4 at Traced/Broker/Credentials/Client-default',
+      'AwsSolutions-SQS3 at Traced/Broker/ScheduleDeadLetterQueue',
+    ]);
+    for (const { id, reason } of acks.filter(({ id }) => id.startsWith('AwsSolutions-IAM5'))) {
+      expect(reason.length, id).toBeGreaterThan(100);
+      expect(reason).toMatch(/PutTraceSegments/);
+      expect(reason).toMatch(/PutTelemetryRecords/);
+      expect(reason).toMatch(/no resource-level permissions/);
+    }
+
+    const untraced = newApp({ bundle: false });
+    new ZaikioTokenBroker(new Stack(untraced, 'Untraced'), 'Broker', { tracing: lambda.Tracing.DISABLED });
+    expect(acknowledgements(untraced).filter(({ id }) => id.startsWith('AwsSolutions-IAM5'))).toEqual([]);
   });
 
   it('runs as a validation plugin in `cdk synth` and lets the app synthesize', () => {
