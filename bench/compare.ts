@@ -1,5 +1,5 @@
 /**
- * Issue 7's side-by-side benchmark: a fleet of K consumer containers making M token requests over a
+ * The side-by-side benchmark: a fleet of K consumer containers making M token requests over a
  * simulated hour, on dynalite and the Hub simulator (80 ms latency, 10-minute tokens), for three
  * approaches (naive, per-container caching with Powertools + oauth4webapi, this broker). Then the
  * stampede (1,000 concurrent cold requests across 50 containers), the consumer client's warm and

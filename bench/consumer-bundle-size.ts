@@ -47,7 +47,7 @@ export async function measureConsumerBundle(): Promise<BundleMeasure> {
 }
 
 /** A Markdown table with padded columns (as a Markdown formatter leaves it); numbers right-aligned. */
-function table(header: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): string {
+export function table(header: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): string {
   const cells = rows.map((row) => row.map(String));
   const numeric = header.map((_, column) => rows.every((row) => typeof row[column] === 'number'));
   const widths = header.map((title, column) =>

@@ -1,11 +1,11 @@
 /**
- * Issue 3's benchmark: N due token items on dynalite, refreshed by the real sweeper and refresh
+ * The refresh fleet benchmark: N due token items on dynalite, refreshed by the real sweeper and refresh
  * worker handlers against the Hub simulator (50 ms latency, rate limit R), as the deployed fleet
  * would: `refreshConcurrency` worker containers in parallel, each with its own broker, SDK clients and
  * pacer, taking SQS events from the refresh queue; the sweeper on a (shortened) schedule.
  *
  * Reports wall time against the ideal N/R, DynamoDB requests per refreshed token (by operation),
- * Secrets Manager reads, and whether issue 7's goal (refreshed within 1.1 × N/R) was met.
+ * Secrets Manager reads, and whether the goal (refreshed within 1.1 × N/R) was met.
  *
  *   npx tsx bench/refresh-fleet.ts [--items=10000] [--rate=200] [--interval=5000] [--batch=1]
  */

@@ -112,7 +112,7 @@ function goals(results: BenchResults): string {
       run.goalMet ? 'met' : '**missed**',
     ]);
   }
-  return table(['goal (issue 7)', 'measured', ''], ['l', 'l', 'l'], rows);
+  return table(['goal', 'measured', ''], ['l', 'l', 'l'], rows);
 }
 
 function machine(results: BenchResults): string {

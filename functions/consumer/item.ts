@@ -113,7 +113,7 @@ export function isServable(token: ReadableToken, now: number, minValidityMs: num
   return (
     token.accessToken !== undefined &&
     token.expiresAt !== undefined &&
-    // failing: the last refresh failed but the token is still good (DESIGN rule 3). revoked: ask the mint.
+    // failing: the last refresh failed but the token is still good (a failed refresh never spoils it). revoked: ask the mint.
     (token.status === 'active' || token.status === 'failing') &&
     token.expiresAt - now >= minValidityMs
   );

@@ -192,7 +192,7 @@ describe('statuses', () => {
     expect(fx.calls.commands).toEqual(['GetItemCommand', 'InvokeCommand']);
   });
 
-  it('a failing status with a still-valid token is served from the table (DESIGN rule 3)', async () => {
+  it('a failing status with a still-valid token is served from the table (a failed refresh never spoils a good token)', async () => {
     const consumer = fx.consumer();
     const first = await consumer.getAccessToken(ITEMS_READ);
     fx.harness.hub.inject({ fault: { kind: 'status', status: 503 } });

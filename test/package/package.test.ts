@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { node22, type Packed, pack, runNode, scratchApp } from '../../bench/support/scratch-app.js';
 import { CONSUMER_ENV } from '../../functions/core/env.js';
 import { READABLE_ATTRIBUTES } from '../../functions/core/store/schema.js';
 import {
@@ -23,7 +24,6 @@ import {
   startConsumerFixture,
 } from '../consumer/fixture.js';
 import { ORG } from '../support/harness.js';
-import { node22, type Packed, pack, runNode, scratchApp } from './scratch.js';
 
 const ACCOUNT = '111111111111';
 const REGION = 'eu-central-1';
