@@ -4,10 +4,11 @@
  *    needs nothing native) into dist/assets/<name>/index.mjs, which the construct deploys as they are;
  *  - the construct and consumer entry points, compiled by tsc to ESM JavaScript with .d.ts files
  *    (tsconfig.build.json).
+ * `npm run build` builds it all aside and swaps it in for dist/ at once.
  * `--functions-only` skips tsc: the repository's own CDK app and the tests need only the bundles.
  */
 import { execFileSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
@@ -23,8 +24,6 @@ const ENTRIES = {
 
 export interface BundledFunction {
   readonly name: PrebuiltFunction;
-  /** The folder deployed as the function's code. */
-  readonly dir: string;
   /** Bytes of index.mjs (the source map ships beside it). */
   readonly bytes: number;
 }
@@ -57,25 +56,43 @@ export async function bundleFunctions(outDir = path.join(ROOT, ASSETS_DIR)): Pro
         logLevel: 'warning',
       });
       const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('.mjs'));
-      return { name, dir, bytes: output?.[1].bytes ?? 0 };
+      return { name, bytes: output?.[1].bytes ?? 0 };
     }),
   );
 }
 
-/** Compiles the two entry points (infra/index.ts, functions/consumer/index.ts) into dist/. */
-export function compileEntryPoints(): void {
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+/** Compiles the two entry points (infra/index.ts, functions/consumer/index.ts) into `outDir`. */
+export function compileEntryPoints(outDir: string): void {
+  execFileSync(
+    path.join(ROOT, 'node_modules', '.bin', 'tsc'),
+    ['-p', 'tsconfig.build.json', '--outDir', outDir],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
 }
 
-/** The whole package: dist/ emptied, the functions bundled, the entry points compiled. */
+/**
+ * The whole package, built aside and then swapped in for dist/: a test run (or `npm pack`) that reads
+ * dist/ meanwhile sees the old build or the new one, never a half-written or empty one.
+ */
 export async function buildPackage(): Promise<BundledFunction[]> {
-  await rm(path.join(ROOT, 'dist'), { recursive: true, force: true });
-  const bundles = await bundleFunctions();
-  compileEntryPoints();
-  return bundles;
+  const dist = path.join(ROOT, 'dist');
+  const staging = await mkdtemp(path.join(ROOT, '.dist-'));
+  try {
+    const bundles = await bundleFunctions(path.join(staging, 'assets'));
+    compileEntryPoints(staging);
+    const old = `${staging}-old`;
+    await rename(dist, old).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    await rename(staging, dist);
+    await rm(old, { recursive: true, force: true });
+    return bundles;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
