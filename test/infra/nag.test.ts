@@ -122,7 +122,7 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-IAM5[Resource::*] at Traced/Broker/RefreshRole/DefaultPolicy',
       'AwsSolutions-IAM5[Resource::*] at Traced/Broker/SweepRole/DefaultPolicy',
       'AwsSolutions-SMG4 at Traced/Broker/Credentials/Client-default',
-      'AwsSolutions-SQS3 at Traced/Broker/ScheduleDeadLetterQueue',
+      'AwsSolutions-SQS3 at Traced/Broker/Default/ScheduleDeadLetterQueue',
     ]);
     for (const { id, reason } of acks.filter(({ id }) => id.startsWith('AwsSolutions-IAM5'))) {
       expect(reason.length, id).toBeGreaterThan(100);
@@ -156,7 +156,7 @@ describe('cdk-nag AwsSolutions', () => {
     const acks = acknowledgements(app);
     expect(acks.map(({ path, id }) => `${id} at ${path}`).sort()).toEqual([
       'AwsSolutions-SMG4 at Acks/Broker/Credentials/Client-default',
-      'AwsSolutions-SQS3 at Acks/Broker/ScheduleDeadLetterQueue',
+      'AwsSolutions-SQS3 at Acks/Broker/Default/ScheduleDeadLetterQueue',
     ]);
     for (const { reason } of acks) {
       expect(reason.length).toBeGreaterThan(100);
