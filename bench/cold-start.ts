@@ -10,7 +10,7 @@
  * a payload it rejects before any I/O, the worker with an empty batch, the consumer's
  * createTokenClient()). The sweeper cannot be set up without I/O and is timed on import only.
  *
- *   npx tsx bench/cold-start.ts [--processes=20]
+ *   npx tsx bench/cold-start.ts [--processes=20]    (--help for the flags)
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { numberFlag, parseCommandLine } from './support/cli.js';
 import { median } from './support/stats.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
@@ -205,8 +206,23 @@ export async function runColdStart(
   }
 }
 
+const USAGE = `
+Usage: npx tsx bench/cold-start.ts [--processes=N]
+
+Bundles each function as the CDK construct does and times its initialisation in fresh node
+processes, against a bare handler with the same AWS SDK clients. Prints the result as JSON.
+
+  --processes=N    fresh processes per function and per side, medians reported (default 20)
+  -h, --help       this text
+`;
+
+// Run as a command, not when bench/run.ts imports runColdStart.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const value = process.argv.find((arg) => arg.startsWith('--processes='))?.slice('--processes='.length);
-  const result = await runColdStart({ processes: value === undefined ? 20 : Number(value) });
+  const processes = parseCommandLine(
+    USAGE,
+    { processes: { type: 'string' } },
+    (values) => numberFlag('processes', values.processes, { integer: true, min: 1 }) ?? 20,
+  );
+  const result = await runColdStart({ processes });
   console.log(JSON.stringify(result, null, 2));
 }

@@ -8,6 +8,7 @@ import { relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { parseCommandLine } from './support/cli.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 const ENTRY = resolve(ROOT, 'functions/consumer/index.ts');
@@ -89,7 +90,18 @@ ${files}
 `;
 }
 
+const USAGE = `
+Usage: npm run bench:consumer-bundle   (npx tsx bench/consumer-bundle-size.ts)
+
+Bundles the consumer client as a Lambda would ship it and writes its size to docs/consumer-bundle.md.
+Takes no flags.
+
+  -h, --help    this text
+`;
+
+// Run as a command, not when a test or bench/package-size.ts imports from here.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  parseCommandLine(USAGE, {}, () => undefined);
   const measure = await measureConsumerBundle();
   await writeFile(REPORT, report(measure));
   console.log(

@@ -13,6 +13,7 @@ import { build } from 'esbuild';
 import { buildPackage } from '../infra/build-package.js';
 import { PREBUILT_FUNCTIONS, prebuiltAssetPath } from '../infra/prebuilt.js';
 import { table } from './consumer-bundle-size.js';
+import { parseCommandLine } from './support/cli.js';
 import { describeMachine } from './support/machine.js';
 import { pack, ROOT, scratchApp } from './support/scratch-app.js';
 
@@ -151,4 +152,14 @@ pays for them once, at install, and the deployed asset per function is its folde
   }
 }
 
+const USAGE = `
+Usage: npm run bench:package
+
+Builds and packs the npm package, installs it into a scratch app outside the repository and writes
+its size and synth time, against this repository's own synth, to docs/package.md. Takes no flags.
+
+  -h, --help    this text
+`;
+
+parseCommandLine(USAGE, {}, () => undefined);
 await main();

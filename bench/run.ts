@@ -1,29 +1,21 @@
 /**
  * `npm run bench`: every benchmark, then docs/BENCHMARKS.md (its generated sections), the chart
- * docs/benchmarks.svg and the raw results docs/bench-*.json. Not part of `npm test`.
- *
- *   npm run bench                      # all of it (~15 minutes on 2 cores)
- *   npm run bench -- --quick           # a small smoke run; writes nothing
- *   npm run bench -- --only=compare    # one part (compare, cold-start, fleet); the others' last results are kept
- *   npm run bench -- --report-only     # regenerate the document from the stored results
+ * docs/benchmarks.svg and the raw results docs/bench-*.json. Not part of `npm test`; the flags
+ * (a quick smoke run, one part, the report alone) are in USAGE below and `npm run bench -- --help`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runColdStart } from './cold-start.js';
-import { APPROACH_LABELS, type CompareResult, runCompare } from './compare.js';
-import { type FleetOptions, type FleetResult, runRefreshFleet } from './refresh-fleet.js';
-import { renderChart } from './support/chart.js';
+import type { CompareResult } from './compare/summary.js';
+import type { FleetOptions } from './refresh-fleet/experiment.js';
+import type { FleetResult } from './refresh-fleet/summary.js';
+import { compareChart } from './report/compare.js';
+import { type BenchResults, generatedSections, updateDocument } from './report/document.js';
+import { type HistoryEntry, historyEntry } from './report/history.js';
+import { parseCommandLine, UsageError } from './support/cli.js';
 import { describeMachine } from './support/machine.js';
-import {
-  type BenchResults,
-  generatedSections,
-  type HistoryEntry,
-  historyEntry,
-  updateDocument,
-} from './support/report.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 const DOCS = resolve(ROOT, 'docs');
@@ -47,13 +39,36 @@ const FULL_FLEET: readonly FleetOptions[] = [
   { items: 100_000, rate: 1000, scheduleIntervalMs: 5000, timeoutMs: 240_000 },
 ];
 const QUICK_FLEET: readonly FleetOptions[] = [{ items: 2000, rate: 200, scheduleIntervalMs: 5000 }];
+const QUICK_COMPARE = {
+  calls: 300,
+  containers: 5,
+  organizations: 5,
+  stampedeRequests: 200,
+  stampedeContainers: 20,
+  warmReads: 50_000,
+  coldReads: 100,
+} as const;
+
+const USAGE = `
+Usage: npm run bench -- [--quick] [--only=PART,…] [--fleet=ITEMS@RATE[@INTERVAL_MS[@TIMEOUT_S]],…] [--report-only]
+
+Runs the benchmarks, then writes docs/BENCHMARKS.md (its generated sections), docs/benchmarks.svg and
+the raw results docs/bench-*.json. All of it takes ~15 minutes on 2 cores.
+
+  --quick            a small smoke run of every part; writes nothing
+  --only=PART,…      only these parts (${PARTS.join(', ')}); the others' last results are kept
+  --fleet=RUNS       the refresh fleet runs instead of the usual ones, e.g. --fleet=100000@250@5000;
+                     stored runs with other parameters are kept
+  --report-only      regenerate the document from the stored results; runs nothing
+  -h, --help         this text
+`;
 
 /** `--fleet=ITEMS@RATE[@INTERVAL_MS[@TIMEOUT_S]],…`, e.g. `--fleet=100000@250@5000`. */
 function parseFleetRuns(text: string): FleetOptions[] {
   return text.split(',').map((run) => {
     const [items, rate, interval, timeout] = run.split('@').map(Number);
     if (items === undefined || rate === undefined || !(items > 0) || !(rate > 0)) {
-      throw new Error(`--fleet: "${run}" is not ITEMS@RATE[@INTERVAL_MS[@TIMEOUT_S]]`);
+      throw new UsageError(`--fleet: "${run}" is not ITEMS@RATE[@INTERVAL_MS[@TIMEOUT_S]]`);
     }
     return {
       items,
@@ -83,41 +98,8 @@ async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-function chart(compare: CompareResult): string {
-  const colors = { naive: '#d62728', caching: '#ff7f0e', broker: '#1f77b4' } as const;
-  const { approaches, options } = compare;
-  return renderChart({
-    title: 'Three ways to get Zaikio tokens in a Lambda fleet',
-    subtitle:
-      `${options.containers} containers, ${options.calls} calls over a simulated hour, Hub latency ${options.hubLatencyMs} ms, ` +
-      `${options.tokenLifetimeSeconds / 60}-minute tokens (minimum ${compare.minimumHubRequests} token requests)`,
-    series: approaches.map((approach) => ({
-      name: APPROACH_LABELS[approach.name],
-      color: colors[approach.name],
-    })),
-    panels: [
-      { title: 'Hub token requests', bars: approaches.map((a) => ({ value: a.hubRequests })) },
-      { title: 'Secrets Manager reads', bars: approaches.map((a) => ({ value: a.secretsManagerReads })) },
-      {
-        title: 'consumer p99 latency, ms',
-        bars: approaches.map((a) => ({
-          value: a.latency.p99,
-          text: a.latency.p99.toFixed(a.latency.p99 < 10 ? 1 : 0),
-        })),
-      },
-      {
-        title: 'USD per million calls',
-        bars: approaches.map((a) => ({
-          value: a.cost.perMillionCalls,
-          text: `$${a.cost.perMillionCalls.toFixed(2)}`,
-        })),
-      },
-    ],
-  });
-}
-
 async function report(results: BenchResults): Promise<void> {
-  if (results.compare !== undefined) await writeFile(FILES.chart, chart(results.compare));
+  if (results.compare !== undefined) await writeFile(FILES.chart, compareChart(results.compare));
   const document = existsSync(FILES.document)
     ? await readFile(FILES.document, 'utf8')
     : '# Benchmarks\n\nGenerated sections are rewritten by `npm run bench`; the rest is hand-written.\n';
@@ -140,20 +122,51 @@ function formatWritten(): void {
   }
 }
 
+interface Invocation {
+  readonly quick: boolean;
+  readonly reportOnly: boolean;
+  readonly only: readonly Part[];
+  /** From --fleet; otherwise the usual runs. */
+  readonly fleet: readonly FleetOptions[];
+}
+
+function parseInvocation(): Invocation {
+  return parseCommandLine(
+    USAGE,
+    {
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      fleet: { type: 'string' },
+      'report-only': { type: 'boolean' },
+    },
+    (values) => {
+      const quick = values.quick === true;
+      const only = values.only === undefined ? [...PARTS] : values.only.split(',');
+      for (const part of only) {
+        if (!(PARTS as readonly string[]).includes(part))
+          throw new UsageError(`--only: unknown part ${part}; one of ${PARTS.join(', ')}`);
+      }
+      return {
+        quick,
+        reportOnly: values['report-only'] === true,
+        only: only as Part[],
+        fleet: values.fleet === undefined ? (quick ? QUICK_FLEET : FULL_FLEET) : parseFleetRuns(values.fleet),
+      };
+    },
+  );
+}
+
+// The parts are imported when they run: --help, a usage mistake and --report-only load none of
+// the broker's code.
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const quick = args.includes('--quick');
-  const onlyFlag = args.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
-  const only = onlyFlag === undefined ? [...PARTS] : (onlyFlag.split(',') as Part[]);
-  for (const part of only)
-    if (!PARTS.includes(part)) throw new Error(`unknown part ${part}; one of ${PARTS.join(', ')}`);
+  const { quick, reportOnly, only, fleet } = parseInvocation();
   const stored = {
     compare: await readJson<CompareResult>(FILES.compare),
     coldStart: await readJson<BenchResults['coldStart']>(FILES.coldStart),
     fleet: await readJson<FleetResult[]>(FILES.fleet),
     history: (await readJson<HistoryEntry[]>(FILES.history)) ?? [],
   };
-  if (args.includes('--report-only')) {
+  if (reportOnly) {
     const lastFull = [...stored.history].reverse().find((entry) => entry.warmReadP50Us !== undefined);
     const machine = stored.compare?.machine ?? stored.fleet?.[0]?.machine;
     await report({
@@ -171,30 +184,19 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   const ran: { compare?: CompareResult; coldStart?: BenchResults['coldStart']; fleet?: FleetResult[] } = {};
   if (only.includes('compare')) {
-    ran.compare = await runCompare(
-      quick
-        ? {
-            calls: 300,
-            containers: 5,
-            organizations: 5,
-            stampedeRequests: 200,
-            stampedeContainers: 20,
-            warmReads: 50_000,
-            coldReads: 100,
-          }
-        : {},
-    );
+    const { runCompare } = await import('./compare/experiment.js');
+    ran.compare = await runCompare(quick ? QUICK_COMPARE : {});
     if (!quick) await writeJson(FILES.compare, ran.compare);
   }
   if (only.includes('cold-start')) {
+    const { runColdStart } = await import('./cold-start.js');
     ran.coldStart = await runColdStart({ processes: quick ? 5 : 20 });
     if (!quick) await writeJson(FILES.coldStart, ran.coldStart);
   }
   if (only.includes('fleet')) {
+    const { runRefreshFleet } = await import('./refresh-fleet/experiment.js');
     ran.fleet = [];
-    const fleetFlag = args.find((arg) => arg.startsWith('--fleet='))?.slice('--fleet='.length);
-    const runs = fleetFlag === undefined ? (quick ? QUICK_FLEET : FULL_FLEET) : parseFleetRuns(fleetFlag);
-    for (const options of runs) {
+    for (const options of fleet) {
       ran.fleet.push(await runRefreshFleet(options));
       // Runs with other parameters (e.g. one made with --fleet) are kept.
       if (!quick) await writeJson(FILES.fleet, mergeFleet(stored.fleet ?? [], ran.fleet));

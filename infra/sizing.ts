@@ -51,6 +51,21 @@ const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 const SQS_MAX_CONCURRENCY = 1000;
 const MINUTE_MS = 60_000;
 
+/**
+ * Refresh workers for a Hub request budget: enough that none of them starts more than
+ * MAX_REQUESTS_PER_SECOND_PER_INVOCATION requests a second, and at least the 2 an SQS event source needs.
+ */
+export function refreshConcurrencyFor(hubRequestsPerSecond: number): number {
+  return Math.max(2, Math.ceil(hubRequestsPerSecond / MAX_REQUESTS_PER_SECOND_PER_INVOCATION));
+}
+
+/** The worker's pacer: all invocations together start at most hubRequestsPerSecond requests. */
+export function refreshPacingMsFor(
+  settings: Pick<BrokerSettings, 'hubRequestsPerSecond' | 'refreshConcurrency'>,
+): number {
+  return (1000 * settings.refreshConcurrency) / settings.hubRequestsPerSecond;
+}
+
 export class SizingError extends Error {
   override readonly name = 'SizingError';
 }
@@ -88,10 +103,7 @@ export function computeSizing(input: SizingInput): Sizing {
   // The worker fleet's share of the Hub rate limit, spread over enough invocations that none of
   // them starts more than MAX_REQUESTS_PER_SECOND_PER_INVOCATION requests a second.
   const hubRequestsPerSecond = (requests * share * 1000) / perMs;
-  const refreshConcurrency = Math.max(
-    2,
-    Math.ceil(hubRequestsPerSecond / MAX_REQUESTS_PER_SECOND_PER_INVOCATION),
-  );
+  const refreshConcurrency = refreshConcurrencyFor(hubRequestsPerSecond);
   check(
     refreshConcurrency <= SQS_MAX_CONCURRENCY,
     `the Hub rate limit needs ${refreshConcurrency} concurrent workers, more than SQS allows (${SQS_MAX_CONCURRENCY})`,
@@ -129,8 +141,7 @@ export function computeSizing(input: SizingInput): Sizing {
     throw new SizingError(`ZaikioTokenBroker: ${(error as Error).message}`);
   }
 
-  // The worker's pacer: all invocations together start at most hubRequestsPerSecond requests.
-  const refreshPacingMs = (1000 * settings.refreshConcurrency) / settings.hubRequestsPerSecond;
+  const refreshPacingMs = refreshPacingMsFor(settings);
   const keys = batch * settings.keysPerMessage;
   // A mint may wait for another holder's lease to run out, then make its own Hub exchange.
   const mintTimeoutSeconds =

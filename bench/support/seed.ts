@@ -5,12 +5,10 @@
  */
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { TokenKey } from '../../functions/core/store/key.js';
+import { tokenWrite } from '../../functions/core/lifecycle/index.js';
+import { DEFAULT_SETTINGS } from '../../functions/core/settings.js';
+import { dueShardOf, type TokenKey, tokenKey } from '../../functions/core/store/key.js';
 import { forEachConcurrent } from './stats.js';
-
-/** Zaikio refresh tokens live 7 days; the broker trusts one for an hour less (token-store.ts). */
-const REFRESH_TOKEN_TRUST_MS = 7 * 24 * 3600_000 - 3600_000;
-const PURGE_AFTER_MS = 30 * 24 * 3600_000;
 
 export interface SeedToken {
   readonly organizationId: string;
@@ -28,37 +26,52 @@ export interface SeedToken {
 }
 
 export function seedKey(token: Pick<SeedToken, 'organizationId' | 'client' | 'scopes'>): TokenKey {
-  return { pk: `Org/${token.organizationId}`, sk: `${token.client}#${token.scopes.join(',')}` };
+  return tokenKey(token.client, {
+    bearer: { type: 'Organization', id: token.organizationId },
+    scopes: token.scopes,
+  });
 }
 
-/** The same stable shard TokenStore computes (a copy of its private #shardOf). */
-export function shardOf(key: TokenKey, shards: number): number {
-  let hash = 0;
-  for (const char of `${key.pk}|${key.sk}`) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
-  return hash % shards;
-}
-
+/**
+ * The item as the store would hold it after saving `token` for a caller: the token, its trust and its
+ * use as the broker's own rules write them (tokenWrite, dueShardOf), with the seed's refresh time.
+ */
 export function tokenItem(token: SeedToken): Record<string, unknown> {
   const key = seedKey(token);
+  const write = tokenWrite(
+    {
+      accessToken: token.accessToken,
+      tokenType: 'Bearer',
+      grantedScopes: token.scopes,
+      bearer: { type: 'Organization', id: token.organizationId },
+      issuedAt: token.issuedAt,
+      expiresAt: token.expiresAt,
+      ...(token.refreshToken === undefined ? {} : { refreshToken: token.refreshToken }),
+    },
+    token.lastRequestedAt,
+    DEFAULT_SETTINGS,
+    // Only the refresh time is random, and the seed sets its own.
+    () => 0,
+    { requested: true },
+  );
   return {
     ...key,
     client: token.client,
     bearer: key.pk,
     scopes: [...token.scopes],
-    accessToken: token.accessToken,
-    tokenType: 'Bearer',
-    grantedScopes: [...token.scopes],
-    expiresAt: token.expiresAt,
-    issuedAt: token.issuedAt,
+    accessToken: write.token.accessToken,
+    tokenType: write.token.tokenType,
+    grantedScopes: [...write.token.grantedScopes],
+    expiresAt: write.token.expiresAt,
+    issuedAt: write.token.issuedAt,
     status: 'active',
     failureCount: 0,
     version: 1,
-    ...(token.dueAt === undefined ? {} : { dueShard: shardOf(key, token.dueShards), dueAt: token.dueAt }),
-    ...(token.refreshToken === undefined
+    ...(token.dueAt === undefined ? {} : { dueShard: dueShardOf(key, token.dueShards), dueAt: token.dueAt }),
+    ...(write.refreshToken === undefined
       ? {}
-      : { refreshToken: token.refreshToken, refreshTokenExpiresAt: token.issuedAt + REFRESH_TOKEN_TRUST_MS }),
-    lastRequestedAt: token.lastRequestedAt,
-    purgeAt: Math.floor((token.lastRequestedAt + PURGE_AFTER_MS) / 1000),
+      : { refreshToken: write.refreshToken.value, refreshTokenExpiresAt: write.refreshToken.trustedUntil }),
+    ...(write.use === undefined ? {} : { lastRequestedAt: write.use.at, purgeAt: write.use.purgeAt }),
   };
 }
 

@@ -35,9 +35,6 @@ export function summarize(values: readonly number[]): Summary {
   };
 }
 
-/** The tests' seeded PRNG (mulberry32), so every approach sees the same sequence of calls. */
-export { seededRandom } from '../../test/support/random.js';
-
 /** Runs `work` over `items` with at most `concurrency` in flight. */
 export async function forEachConcurrent<T>(
   items: readonly T[],

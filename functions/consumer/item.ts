@@ -1,25 +1,23 @@
 /**
  * Reads the token item with one GetItem that projects only the attributes a consumer may read (IAM
- * allows no others, and never the refresh token), and judges whether it can be served.
- * A tiny hand-written reader of DynamoDB's attribute values keeps lib-dynamodb out of the bundle.
+ * allows no others, and never the refresh token). Whether it can be served is the broker's own rule
+ * (functions/core/lifecycle/serve.ts). A tiny hand-written reader of DynamoDB's attribute values
+ * keeps lib-dynamodb out of the bundle.
  */
 import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { HubUnavailableError, InvalidRequestError } from '../core/errors.js';
 import type { TokenKey } from '../core/store/key.js';
+import type { StoredToken } from '../core/store/record.js';
 import { ATTR, READABLE_ATTRIBUTES } from '../core/store/schema.js';
 
 /** What a consumer learns from the item. Times are epoch milliseconds. */
-export interface ReadableToken {
-  readonly accessToken: string | undefined;
-  readonly expiresAt: number | undefined;
-  readonly grantedScopes: readonly string[];
+export interface ReadableItem {
+  /** The stored token, when the item has one with its expiry. */
+  readonly token: Pick<StoredToken, 'accessToken' | 'expiresAt' | 'grantedScopes'> | undefined;
   /** `active`, `failing` or `revoked`; anything else is a status this client does not know. */
   readonly status: string;
   readonly lastRequestedAt: number | undefined;
 }
-
-/** A token the item may serve: both the token and its expiry are there. */
-export type ServableToken = ReadableToken & { readonly accessToken: string; readonly expiresAt: number };
 
 type Item = Readonly<Record<string, AttributeValue>>;
 
@@ -61,11 +59,15 @@ function readStrings(item: Item, name: string, key: TokenKey): string[] {
   return strings;
 }
 
-export function parseReadableItem(item: Item, key: TokenKey): ReadableToken {
+export function parseReadableItem(item: Item, key: TokenKey): ReadableItem {
+  const accessToken = readString(item, ATTR.accessToken, key);
+  const expiresAt = readNumber(item, ATTR.expiresAt, key);
+  const grantedScopes = readStrings(item, ATTR.grantedScopes, key);
   return {
-    accessToken: readString(item, ATTR.accessToken, key),
-    expiresAt: readNumber(item, ATTR.expiresAt, key),
-    grantedScopes: readStrings(item, ATTR.grantedScopes, key),
+    token:
+      accessToken === undefined || expiresAt === undefined
+        ? undefined
+        : { accessToken, expiresAt, grantedScopes },
     // The broker always writes a status; an item without one is treated as it treats it.
     status: readString(item, ATTR.status, key) ?? 'active',
     lastRequestedAt: readNumber(item, ATTR.lastRequestedAt, key),
@@ -76,7 +78,7 @@ export async function readToken(
   dynamodb: DynamoDBClient,
   tableName: string,
   key: TokenKey,
-): Promise<ReadableToken | undefined> {
+): Promise<ReadableItem | undefined> {
   let item: Item | undefined;
   try {
     const output = await dynamodb.send(
@@ -106,15 +108,4 @@ export async function readToken(
     );
   }
   return item === undefined ? undefined : parseReadableItem(item, key);
-}
-
-/** An item's token may be served when the broker still stands behind it and it lasts long enough. */
-export function isServable(token: ReadableToken, now: number, minValidityMs: number): token is ServableToken {
-  return (
-    token.accessToken !== undefined &&
-    token.expiresAt !== undefined &&
-    // failing: the last refresh failed but the token is still good (a failed refresh never spoils it). revoked: ask the mint.
-    (token.status === 'active' || token.status === 'failing') &&
-    token.expiresAt - now >= minValidityMs
-  );
 }

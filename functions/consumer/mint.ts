@@ -12,14 +12,7 @@ import {
 } from '../core/errors.js';
 import { fromWire } from '../core/wire-error.js';
 import type { MintPayload } from './request.js';
-
-/** The mint function's answer, with the expiry as epoch milliseconds. */
-export interface MintedToken {
-  readonly accessToken: string;
-  readonly tokenType: 'Bearer';
-  readonly expiresAt: number;
-  readonly scopes: readonly string[];
-}
+import type { AccessToken } from './token-client.js';
 
 const PUBLIC_TYPES: ReadonlySet<string> = new Set(PUBLIC_ERROR_TYPES);
 /** AWS errors that no retry fixes: the function's configuration or its grant is wrong. */
@@ -47,7 +40,8 @@ function assertObject(value: unknown, what: string): asserts value is Json {
   if (!isObject(value)) throw invalidAnswer(what);
 }
 
-function parseMintedToken(value: unknown): MintedToken {
+/** The mint response (docs/consumers.md), with the expiry as epoch milliseconds. */
+function parseMintResponse(value: unknown): AccessToken {
   assertObject(value, 'not a JSON object');
   const { accessToken, tokenType, expiresAt, scopes } = value;
   if (typeof accessToken !== 'string' || accessToken === '') throw invalidAnswer('no accessToken');
@@ -57,7 +51,7 @@ function parseMintedToken(value: unknown): MintedToken {
   if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string')) {
     throw invalidAnswer('scopes is not a list of strings');
   }
-  return { accessToken, tokenType, expiresAt: expiry, scopes };
+  return { accessToken, tokenType, expiresAt: expiry, scopes, source: 'mint' };
 }
 
 /** A function error: the mint function's own typed errors, or the runtime's (timeout, crash). */
@@ -84,7 +78,7 @@ export async function invokeMint(
   lambda: LambdaClient,
   functionName: string,
   payload: MintPayload,
-): Promise<MintedToken> {
+): Promise<AccessToken> {
   let output: InvokeCommandOutput;
   try {
     output = await lambda.send(
@@ -111,5 +105,5 @@ export async function invokeMint(
   }
   const answer = decode(output.Payload);
   if (output.FunctionError !== undefined) throw parseFunctionError(answer, functionName);
-  return parseMintedToken(answer);
+  return parseMintResponse(answer);
 }

@@ -6,15 +6,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CONSUMER_ENV } from '../core/env.js';
 import { InvalidRequestError } from '../core/errors.js';
+import { DEFAULT_USAGE_RECORD_INTERVAL_MS } from '../core/lifecycle/serve.js';
+import { assertMinValiditySeconds, DEFAULT_MIN_VALIDITY_SECONDS } from '../core/token-request.js';
 
 export { CONSUMER_ENV };
-
-/** The mint function's own default; the consumer asks for the same unless told otherwise. */
-export const DEFAULT_MIN_VALIDITY_SECONDS = 60;
-/** The mint function rejects more; checked here too so a mistake fails before any network call. */
-export const MAX_MIN_VALIDITY_SECONDS = 3600;
-/** The broker's usageRecordIntervalMs: how stale `lastRequestedAt` may get before we report use. */
-export const DEFAULT_USAGE_RECORD_INTERVAL_MS = 3_600_000;
 
 export interface TokenClientOptions {
   /** @default env TOKENS_TABLE_NAME */
@@ -70,22 +65,9 @@ function setting(given: string | undefined, env: ResolvedEnv, name: string): str
   return value;
 }
 
-export function assertMinValiditySeconds(value: unknown): asserts value is number {
-  if (
-    typeof value !== 'number' ||
-    !Number.isInteger(value) ||
-    value < 0 ||
-    value > MAX_MIN_VALIDITY_SECONDS
-  ) {
-    throw new InvalidRequestError(
-      'invalid_request',
-      `minValiditySeconds must be a whole number from 0 to ${MAX_MIN_VALIDITY_SECONDS}`,
-    );
-  }
-}
-
 export function resolveOptions(options: TokenClientOptions): ResolvedOptions {
   const env = options.env ?? process.env;
+  // The mint function's own default and bounds, checked here too so a mistake fails before any network call.
   const minValiditySeconds = options.minValiditySeconds ?? DEFAULT_MIN_VALIDITY_SECONDS;
   assertMinValiditySeconds(minValiditySeconds);
   const fromEnv = env[CONSUMER_ENV.usageRecordIntervalMs];

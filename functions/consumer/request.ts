@@ -3,9 +3,8 @@
  * sends on a miss. Both forms of a request for the same scopes map to the same key.
  */
 import { InvalidRequestError } from '../core/errors.js';
-import { assertBearerId, type Bearer, parseScopeString, type ScopeSet, scopeSet } from '../core/scopes.js';
 import { type TokenKey, tokenKey } from '../core/store/key.js';
-import { assertMinValiditySeconds } from './options.js';
+import { assertMinValiditySeconds, parseRequestScopes } from '../core/token-request.js';
 
 type RequestCommon = {
   /** The Zaikio app; the mint function's default app when omitted. */
@@ -61,23 +60,6 @@ function bad(message: string): InvalidRequestError {
   return new InvalidRequestError('invalid_request', message);
 }
 
-function parseScopes(request: Readonly<Record<string, unknown>>): ScopeSet {
-  const { scope, organizationId, personId, scopes } = request;
-  const forms = [scope, organizationId, personId].filter((value) => value !== undefined).length;
-  if (forms !== 1) {
-    throw bad('give exactly one of "scope", "organizationId" or "personId" (with "scopes")');
-  }
-  if (scope !== undefined) {
-    if (scopes !== undefined) throw bad('"scopes" goes with organizationId or personId, not with "scope"');
-    return parseScopeString(scope);
-  }
-  const id = organizationId ?? personId;
-  assertBearerId(id, organizationId === undefined ? 'personId' : 'organizationId');
-  if (!Array.isArray(scopes)) throw bad('"scopes" must be an array like ["warehouse.items.r"]');
-  const bearer: Bearer = { type: organizationId === undefined ? 'Person' : 'Organization', id };
-  return scopeSet(bearer, scopes);
-}
-
 export function resolveRequest(
   request: AccessTokenRequest,
   defaults: { readonly defaultClient: string; readonly minValiditySeconds: number },
@@ -88,7 +70,7 @@ export function resolveRequest(
     throw bad('"client" must be a non-empty string');
   }
   assertMinValiditySeconds(minValiditySeconds);
-  const scopes = parseScopes(request);
+  const scopes = parseRequestScopes(request);
   const key = tokenKey(client ?? defaults.defaultClient, scopes);
   const bearerField = scopes.bearer.type === 'Organization' ? 'organizationId' : 'personId';
   return {

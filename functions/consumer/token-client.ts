@@ -8,8 +8,9 @@
  * Concurrent callers for one key share one lookup (2 and 3) and one forced re-mint.
  */
 
-import { isServable, type ReadableToken, readToken, type ServableToken } from './item.js';
-import { invokeMint, type MintedToken } from './mint.js';
+import { isServable, isUseStale, lasts } from '../core/lifecycle/serve.js';
+import { type ReadableItem, readToken } from './item.js';
+import { invokeMint } from './mint.js';
 import { type ResolvedOptions, resolveOptions, type TokenClientOptions } from './options.js';
 import { type AccessTokenRequest, type ResolvedRequest, resolveRequest } from './request.js';
 
@@ -32,11 +33,9 @@ export interface ForceRefreshOptions {
   readonly rejectedToken?: string;
 }
 
-type Token = Omit<AccessToken, 'source'>;
-
 /** One key's state in this container. */
 interface Slot {
-  token: Token | undefined;
+  token: AccessToken | undefined;
   lookup: Promise<AccessToken> | undefined;
   forced: Promise<AccessToken> | undefined;
   /** Bumped by a forced re-mint, so a lookup that began earlier cannot put the refused token back. */
@@ -92,15 +91,17 @@ export class TokenClient {
   async #lookup(request: ResolvedRequest, slot: Slot): Promise<AccessToken> {
     const generation = slot.generation;
     const stored = await readToken(this.#options.dynamodb, this.#options.tableName, request.key);
-    if (stored !== undefined && this.#servable(stored, request)) {
-      const token: Token = {
-        accessToken: stored.accessToken,
+    if (this.#servable(stored, request)) {
+      const { accessToken, expiresAt, grantedScopes } = stored.token;
+      const token: AccessToken = {
+        accessToken,
         tokenType: 'Bearer',
-        expiresAt: stored.expiresAt,
-        scopes: stored.grantedScopes,
+        expiresAt,
+        scopes: grantedScopes,
+        source: 'table',
       };
       if (slot.generation === generation) slot.token = token;
-      return { ...token, source: 'table' };
+      return { ...token };
     }
     return this.#mint(request, slot, false, generation);
   }
@@ -112,31 +113,29 @@ export class TokenClient {
     generation = slot.generation,
   ): Promise<AccessToken> {
     const payload = forceRefresh ? { ...request.payload, forceRefresh } : request.payload;
-    const minted: MintedToken = await invokeMint(
-      this.#options.lambda,
-      this.#options.mintFunctionName,
-      payload,
-    );
-    const token: Token = {
-      accessToken: minted.accessToken,
-      tokenType: minted.tokenType,
-      expiresAt: minted.expiresAt,
-      scopes: minted.scopes,
-    };
+    const token = await invokeMint(this.#options.lambda, this.#options.mintFunctionName, payload);
     if (slot.generation === generation) slot.token = token;
-    return { ...token, source: 'mint' };
+    return { ...token };
   }
 
-  #servable(stored: ReadableToken, request: ResolvedRequest): stored is ServableToken {
+  /**
+   * The broker's servability, and use recorded recently: consumers cannot write, so a stale use
+   * sends the request through the mint function, which records it.
+   */
+  #servable(
+    stored: ReadableItem | undefined,
+    request: ResolvedRequest,
+  ): stored is ReadableItem & { readonly token: NonNullable<ReadableItem['token']> } {
     const now = this.#options.clock();
-    const useRecorded =
-      stored.lastRequestedAt !== undefined &&
-      now - stored.lastRequestedAt < this.#options.usageRecordIntervalMs;
-    return useRecorded && isServable(stored, now, request.minValidityMs);
+    return (
+      stored !== undefined &&
+      !isUseStale(stored.lastRequestedAt, now, this.#options.usageRecordIntervalMs) &&
+      isServable(stored, now, request.minValidityMs)
+    );
   }
 
-  #lasts(token: Token, request: ResolvedRequest): boolean {
-    return token.expiresAt - this.#options.clock() >= request.minValidityMs;
+  #lasts(token: AccessToken, request: ResolvedRequest): boolean {
+    return lasts(token, this.#options.clock(), request.minValidityMs);
   }
 
   #resolve(request: AccessTokenRequest): ResolvedRequest {

@@ -7,7 +7,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Clock, realSleep, type Sleep, systemClock } from './clock.js';
 import type { BrokerConfig } from './config.js';
 import { CredentialsProvider, type SecretSource } from './credentials.js';
-import { TokenFetcher } from './fetcher.js';
+import { HubTokenFetcher } from './fetcher.js';
 import { HubClient, type HubClientOptions } from './hub/client.js';
 import { TokenStore } from './store/token-store.js';
 import { TokenService } from './token-service.js';
@@ -26,12 +26,14 @@ export interface BrokerDependencies {
 export interface Broker {
   readonly config: BrokerConfig;
   readonly store: TokenStore;
-  readonly fetcher: TokenFetcher;
+  readonly fetcher: HubTokenFetcher;
   readonly credentials: CredentialsProvider;
   readonly service: TokenService;
   readonly hub: HubClient;
   readonly clock: Clock;
   readonly sleep: Sleep;
+  /** In [0, 1): jitter of refresh times and backoffs. */
+  readonly random: () => number;
 }
 
 export function createBroker(config: BrokerConfig, deps: BrokerDependencies = {}): Broker {
@@ -50,11 +52,9 @@ export function createBroker(config: BrokerConfig, deps: BrokerDependencies = {}
   const store = new TokenStore({
     dynamodb: deps.dynamodb ?? new DynamoDBClient({}),
     tableName: config.tableName,
-    settings,
-    clock,
-    random,
+    dueShards: settings.dueShards,
   });
-  const fetcher = new TokenFetcher({ hub, credentials });
+  const fetcher = new HubTokenFetcher({ hub, credentials });
   const service = new TokenService({
     store,
     fetcher,
@@ -65,5 +65,5 @@ export function createBroker(config: BrokerConfig, deps: BrokerDependencies = {}
     random,
     ownerId: deps.ownerId,
   });
-  return { config, store, fetcher, credentials, service, hub, clock, sleep };
+  return { config, store, fetcher, credentials, service, hub, clock, sleep, random };
 }

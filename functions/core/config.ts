@@ -54,6 +54,20 @@ function jsonObject(env: Env, name: string, fallback: string): Record<string, un
   return value as Record<string, unknown>;
 }
 
+/**
+ * The settings given in BROKER_SETTINGS (a JSON object of numbers), not yet resolved against the
+ * defaults. The one parser of that variable: the functions and the local runtime both use it.
+ */
+export function settingsOverrides(env: Env = process.env): Partial<BrokerSettings> {
+  const settings = jsonObject(env, ENV.settings, '{}');
+  for (const [name, value] of Object.entries(settings)) {
+    if (typeof value !== 'number') {
+      throw new InvalidRequestError('invalid_request', `${ENV.settings}: ${name} must be a number`);
+    }
+  }
+  return settings as Partial<BrokerSettings>;
+}
+
 export function loadConfig(env: Env = process.env): BrokerConfig {
   const clients = jsonObject(env, ENV.clients, required(env, ENV.clients));
   for (const [name, secretId] of Object.entries(clients)) {
@@ -61,17 +75,12 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
       throw new InvalidRequestError('invalid_request', `${ENV.clients}: client "${name}" needs a secret id`);
     }
   }
-  const settings = jsonObject(env, ENV.settings, '{}');
-  for (const [name, value] of Object.entries(settings)) {
-    if (typeof value !== 'number') {
-      throw new InvalidRequestError('invalid_request', `${ENV.settings}: ${name} must be a number`);
-    }
-  }
+  const settings = settingsOverrides(env);
   return {
     tableName: required(env, ENV.tableName),
     hubBaseUrl: resolveHubBaseUrl(env[ENV.hub] ?? 'production'),
     clients: clients as Record<string, string>,
     defaultClient: env[ENV.defaultClient] || undefined,
-    settings: resolveSettings(settings as Partial<BrokerSettings>),
+    settings: resolveSettings(settings),
   };
 }

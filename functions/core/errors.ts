@@ -7,24 +7,35 @@
  * five public names below are part of the mint function's contract (docs/consumers.md).
  */
 
-export type BrokerErrorCode =
-  | 'invalid_request'
-  | 'malformed_scope'
-  | 'scope_not_granted'
-  | 'partial_grant'
-  | 'invalid_client'
-  | 'secret_unavailable'
-  | 'secret_malformed'
-  | 'unknown_client'
-  | 'invalid_grant'
-  | 'rate_limited'
-  | 'hub_unavailable'
-  | 'hub_timeout'
-  | 'hub_invalid_response'
-  | 'lease_wait_timeout'
-  | 'corrupt_item'
-  | 'store_unavailable'
-  | 'mint_unavailable';
+/**
+ * Every error code, once, grouped by the class that carries it. The first code of each group is the
+ * one a revived error falls back to when the recorded code is not one of its own.
+ */
+export const ERROR_CODES = {
+  InvalidRequestError: ['invalid_request', 'malformed_scope', 'unknown_client'],
+  ScopeNotGrantedError: ['scope_not_granted', 'partial_grant'],
+  InvalidClientError: ['invalid_client', 'secret_unavailable', 'secret_malformed'],
+  InvalidGrantError: ['invalid_grant'],
+  RateLimitedError: ['rate_limited'],
+  HubUnavailableError: [
+    'hub_unavailable',
+    'hub_timeout',
+    'hub_invalid_response',
+    'lease_wait_timeout',
+    'corrupt_item',
+    'store_unavailable',
+    'mint_unavailable',
+  ],
+} as const;
+
+type CodesOf<T extends keyof typeof ERROR_CODES> = (typeof ERROR_CODES)[T][number];
+export type BrokerErrorCode = CodesOf<keyof typeof ERROR_CODES>;
+
+/** `code` when it belongs to `type`, else that type's first code. */
+function codeOf<T extends keyof typeof ERROR_CODES>(type: T, code: string | undefined): CodesOf<T> {
+  const codes: readonly string[] = ERROR_CODES[type];
+  return (codes.includes(code ?? '') ? code : codes[0]) as CodesOf<T>;
+}
 
 export interface BrokerErrorDetails {
   /** Scope error codes exactly as the Hub sent them (e.g. `ungranted_scope`). */
@@ -58,7 +69,7 @@ export class InvalidRequestError extends BrokerError {
   override readonly name = 'InvalidRequestError';
   readonly transient = false;
   constructor(
-    readonly code: 'invalid_request' | 'malformed_scope' | 'unknown_client',
+    readonly code: CodesOf<'InvalidRequestError'>,
     message: string,
     details?: BrokerErrorDetails,
   ) {
@@ -71,7 +82,7 @@ export class ScopeNotGrantedError extends BrokerError {
   override readonly name = 'ScopeNotGrantedError';
   readonly transient = false;
   constructor(
-    readonly code: 'scope_not_granted' | 'partial_grant',
+    readonly code: CodesOf<'ScopeNotGrantedError'>,
     message: string,
     details: BrokerErrorDetails,
     options?: { cause?: unknown },
@@ -85,7 +96,7 @@ export class InvalidClientError extends BrokerError {
   override readonly name = 'InvalidClientError';
   readonly transient = false;
   constructor(
-    readonly code: 'invalid_client' | 'secret_unavailable' | 'secret_malformed',
+    readonly code: CodesOf<'InvalidClientError'>,
     message: string,
     details?: BrokerErrorDetails,
     options?: { cause?: unknown },
@@ -97,14 +108,14 @@ export class InvalidClientError extends BrokerError {
 /** The Hub refused a refresh token (spent, expired, or permissions changed). Handled internally. */
 export class InvalidGrantError extends BrokerError {
   override readonly name = 'InvalidGrantError';
-  readonly code = 'invalid_grant';
+  readonly code = ERROR_CODES.InvalidGrantError[0];
   readonly transient = false;
 }
 
 /** The Hub asked us to slow down. `details.retryAt` says when. */
 export class RateLimitedError extends BrokerError {
   override readonly name = 'RateLimitedError';
-  readonly code = 'rate_limited';
+  readonly code = ERROR_CODES.RateLimitedError[0];
   readonly transient = true;
   constructor(
     message: string,
@@ -123,14 +134,7 @@ export class HubUnavailableError extends BrokerError {
   override readonly name = 'HubUnavailableError';
   readonly transient = true;
   constructor(
-    readonly code:
-      | 'hub_unavailable'
-      | 'hub_timeout'
-      | 'hub_invalid_response'
-      | 'lease_wait_timeout'
-      | 'corrupt_item'
-      | 'store_unavailable'
-      | 'mint_unavailable',
+    readonly code: CodesOf<'HubUnavailableError'>,
     message: string,
     details?: BrokerErrorDetails,
     options?: { cause?: unknown },
@@ -159,43 +163,19 @@ export function reviveError(parts: {
   readonly message: string;
   readonly details?: BrokerErrorDetails;
 }): BrokerError {
-  const { message, details = {} } = parts;
-  const code = parts.code;
+  const { message, details = {}, code } = parts;
   switch (parts.errorType) {
     case 'ScopeNotGrantedError':
-      return new ScopeNotGrantedError(
-        code === 'partial_grant' ? code : 'scope_not_granted',
-        message,
-        details,
-      );
+      return new ScopeNotGrantedError(codeOf('ScopeNotGrantedError', code), message, details);
     case 'InvalidClientError':
-      return new InvalidClientError(
-        code === 'secret_unavailable' || code === 'secret_malformed' ? code : 'invalid_client',
-        message,
-        details,
-      );
+      return new InvalidClientError(codeOf('InvalidClientError', code), message, details);
     case 'InvalidRequestError':
-      return new InvalidRequestError(
-        code === 'malformed_scope' || code === 'unknown_client' ? code : 'invalid_request',
-        message,
-        details,
-      );
+      return new InvalidRequestError(codeOf('InvalidRequestError', code), message, details);
     case 'RateLimitedError': {
       const retryAt = details.retryAt === undefined ? Number.NaN : Date.parse(details.retryAt);
       return new RateLimitedError(message, new Date(Number.isNaN(retryAt) ? Date.now() : retryAt), details);
     }
-    default: {
-      const known = [
-        'hub_unavailable',
-        'hub_timeout',
-        'hub_invalid_response',
-        'lease_wait_timeout',
-        'corrupt_item',
-        'store_unavailable',
-        'mint_unavailable',
-      ];
-      const hubCode = known.includes(code ?? '') ? (code as HubUnavailableError['code']) : 'hub_unavailable';
-      return new HubUnavailableError(hubCode, message, details);
-    }
+    default:
+      return new HubUnavailableError(codeOf('HubUnavailableError', code), message, details);
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Gets a new token from the Hub for one key: the refresh_token grant when a usable refresh token is
+ * Gets a new token from the Hub for one key: the refresh_token grant when a trusted refresh token is
  * known, the client_credentials grant otherwise or when the Hub refuses the refresh token. Knows
- * nothing of storage; the token service and the refresh worker both use it.
+ * nothing of storage; the token service and the refresh worker both use it through TokenFetcher.
  */
 import type { CredentialsProvider } from './credentials.js';
 import { InvalidClientError, InvalidGrantError } from './errors.js';
@@ -26,11 +26,19 @@ export interface FetchResult {
   readonly fellBack: boolean;
 }
 
-export class TokenFetcher {
-  readonly #hub: HubClient;
+/** What the token service and the refresher need of the Hub. */
+export interface TokenFetcher {
+  fetch(request: FetchRequest): Promise<FetchResult>;
+}
+
+/** What the fetcher needs of the Hub client: one token request. */
+export type TokenEndpoint = Pick<HubClient, 'requestToken'>;
+
+export class HubTokenFetcher implements TokenFetcher {
+  readonly #hub: TokenEndpoint;
   readonly #credentials: CredentialsProvider;
 
-  constructor(options: { readonly hub: HubClient; readonly credentials: CredentialsProvider }) {
+  constructor(options: { readonly hub: TokenEndpoint; readonly credentials: CredentialsProvider }) {
     this.#hub = options.hub;
     this.#credentials = options.credentials;
   }

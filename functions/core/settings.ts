@@ -3,6 +3,9 @@
  * settings; nothing else invents a default.
  */
 import { InvalidRequestError } from './errors.js';
+import { LEASE_WRITE_MARGIN_MS } from './lifecycle/lease.js';
+import { DEFAULT_USAGE_RECORD_INTERVAL_MS } from './lifecycle/serve.js';
+import { DEFAULT_MIN_VALIDITY_SECONDS } from './token-request.js';
 
 export interface BrokerSettings {
   /** A token is never handed out if it expires within this many seconds. */
@@ -49,15 +52,10 @@ export interface BrokerSettings {
 }
 
 const MINUTE = 60_000;
-/**
- * Time a lease holder keeps after its Hub exchange to write the result: every exchange's deadline
- * ends this long before the lease does.
- */
-export const LEASE_WRITE_MARGIN_MS = 2_000;
 const DAY = 24 * 60 * MINUTE;
 
 export const DEFAULT_SETTINGS: BrokerSettings = {
-  minValiditySeconds: 60,
+  minValiditySeconds: DEFAULT_MIN_VALIDITY_SECONDS,
   leaseDurationMs: 25_000,
   hubDeadlineMs: 15_000,
   negativeCacheMs: MINUTE,
@@ -68,7 +66,7 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   refreshJitterMs: 15_000,
   dueShards: 8,
   idleAfterMs: 7 * DAY,
-  usageRecordIntervalMs: 60 * MINUTE,
+  usageRecordIntervalMs: DEFAULT_USAGE_RECORD_INTERVAL_MS,
   purgeAfterMs: 30 * DAY,
   failureBackoffBaseMs: 30_000,
   failureBackoffMaxMs: 15 * MINUTE,
@@ -114,25 +112,4 @@ export function resolveSettings(overrides: Partial<BrokerSettings> = {}): Broker
     'keysPerMessage must be an integer from 1 to 100',
   );
   return settings;
-}
-
-/**
- * When a token should next be refreshed: computed once, at write time, as an absolute time.
- * `random` is in [0, 1).
- */
-export function refreshDueAt(
-  token: { readonly issuedAt: number; readonly expiresAt: number },
-  settings: BrokerSettings,
-  random: () => number,
-): number {
-  const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
-  const window = Math.max(settings.refreshAheadMs, settings.refreshLifetimeFraction * lifetime);
-  const jitter = random() * Math.min(settings.refreshJitterMs, lifetime / 10);
-  return Math.max(token.issuedAt, Math.floor(token.expiresAt - window - jitter));
-}
-
-/** Exponential backoff with full jitter for the n-th consecutive failure (n >= 1). */
-export function failureBackoffMs(failures: number, settings: BrokerSettings, random: () => number): number {
-  const ceiling = Math.min(settings.failureBackoffMaxMs, settings.failureBackoffBaseMs * 2 ** (failures - 1));
-  return Math.floor(random() * ceiling);
 }

@@ -3,9 +3,10 @@
  * response. Strict: unknown fields and wrong types are rejected with a message naming the field.
  */
 import { InvalidRequestError } from '../core/errors.js';
-import { assertBearerId, type Bearer, parseScopeString, scopeSet } from '../core/scopes.js';
-import type { IssuedToken, TokenRequest } from '../core/token-service.js';
+import type { Bearer } from '../core/scopes.js';
+import { type IssuedToken, parseRequestScopes, type TokenRequest } from '../core/token-request.js';
 
+/** The mint function's answer on the wire: an IssuedToken with its expiry as ISO 8601. */
 export interface MintResponse {
   readonly accessToken: string;
   readonly tokenType: 'Bearer';
@@ -38,32 +39,15 @@ export function parseMintRequest(event: unknown): TokenRequest {
   const unknown = Object.keys(fields).filter((name) => !FIELDS.has(name));
   if (unknown.length > 0) throw bad(`unknown field(s): ${unknown.join(', ')}`);
 
-  const { scope, organizationId, personId, scopes, client, minValiditySeconds, forceRefresh } = fields;
-  const forms = [scope !== undefined, organizationId !== undefined, personId !== undefined].filter(
-    Boolean,
-  ).length;
-  if (forms !== 1) {
-    throw bad(
-      'give exactly one of "scope" (Zaikio string form), "organizationId" or "personId" (with "scopes")',
-    );
-  }
-  let parsed: TokenRequest['scopes'];
-  if (scope !== undefined) {
-    if (scopes !== undefined) throw bad('"scopes" goes with organizationId or personId, not with "scope"');
-    parsed = parseScopeString(scope);
-  } else {
-    const id = organizationId ?? personId;
-    assertBearerId(id, organizationId === undefined ? 'personId' : 'organizationId');
-    if (!Array.isArray(scopes)) throw bad('"scopes" must be an array like ["warehouse.items.r"]');
-    parsed = scopeSet({ type: organizationId === undefined ? 'Person' : 'Organization', id }, scopes);
-  }
+  const { client, minValiditySeconds, forceRefresh } = fields;
+  const scopes = parseRequestScopes(fields);
   if (client !== undefined && typeof client !== 'string') throw bad('"client" must be a string');
   if (minValiditySeconds !== undefined && typeof minValiditySeconds !== 'number') {
     throw bad('"minValiditySeconds" must be a number');
   }
   if (forceRefresh !== undefined && typeof forceRefresh !== 'boolean')
     throw bad('"forceRefresh" must be a boolean');
-  return { scopes: parsed, client, minValiditySeconds, forceRefresh };
+  return { scopes, client, minValiditySeconds, forceRefresh };
 }
 
 export function mintResponse(token: IssuedToken): MintResponse {

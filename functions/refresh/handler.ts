@@ -45,6 +45,7 @@ export function createRefresher(broker: Broker): Refresher {
     fetcher: broker.fetcher,
     settings,
     clock: broker.clock,
+    random: broker.random,
     beforeHubRequest: () => pacer.next(),
   });
 }

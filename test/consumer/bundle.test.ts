@@ -5,9 +5,11 @@ import { measureConsumerBundle } from '../../bench/consumer-bundle-size.js';
 const ALLOWED_CORE = [
   'functions/core/env.ts',
   'functions/core/errors.ts',
+  'functions/core/lifecycle/serve.ts',
   'functions/core/scopes.ts',
   'functions/core/store/key.ts',
   'functions/core/store/schema.ts',
+  'functions/core/token-request.ts',
   'functions/core/wire-error.ts',
 ];
 

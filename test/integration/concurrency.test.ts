@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubUnavailableError } from '../../functions/core/errors.js';
+import { failureWrite, leaseTerms, purgeAt, tokenWrite } from '../../functions/core/lifecycle/index.js';
 import { scopeSet } from '../../functions/core/scopes.js';
 import { tokenKey } from '../../functions/core/store/key.js';
 import { type Harness, startHarness } from '../support/harness.js';
@@ -41,7 +42,11 @@ describe('one mint per key across containers', () => {
     const key = tokenKey('default', scopes);
     const dead = harness.broker();
     const identity = { client: 'default', bearer: key.pk, scopes: scopes.scopes };
-    const lease = await dead.store.acquireLease(key, 'dead', { identity });
+    const { settings } = harness.config;
+    const lease = await dead.store.acquireLease(key, leaseTerms('dead', Date.now(), settings), {
+      identity,
+      purgeAt: purgeAt(Date.now(), settings),
+    });
     expect(lease).toBeDefined();
 
     const survivor = harness.broker();
@@ -61,7 +66,11 @@ describe('one mint per key across containers', () => {
     const identity = { client: 'default', bearer: key.pk, scopes: scopes.scopes };
     let now = Date.now();
     const zombie = harness.broker({ clock: () => now });
-    const zombieLease = await zombie.store.acquireLease(key, 'zombie', { identity });
+    const { settings } = harness.config;
+    const zombieLease = await zombie.store.acquireLease(key, leaseTerms('zombie', now, settings), {
+      identity,
+      purgeAt: purgeAt(now, settings),
+    });
     if (zombieLease === undefined) throw new Error('the zombie should have the lease');
     const zombieToken = await zombie.fetcher.fetch({
       client: 'default',
@@ -74,9 +83,11 @@ describe('one mint per key across containers', () => {
     const winner = harness.broker({ clock: () => now });
     const { token } = await winner.service.getToken({ scopes });
 
-    expect(await zombie.store.saveToken(zombieLease, zombieToken.token, { requested: true })).toBe(false);
+    const write = tokenWrite(zombieToken.token, now, settings, Math.random, { requested: true });
+    expect(await zombie.store.saveToken(zombieLease, write)).toBe(false);
     const failure = new HubUnavailableError('hub_timeout', 'the zombie timed out late');
-    expect(await zombie.store.recordFailure(zombieLease, { error: failure, status: 'failing' })).toBe(false);
+    const recorded = failureWrite(failure, 0, now, settings, Math.random, 'mint');
+    expect(await zombie.store.recordFailure(zombieLease, recorded)).toBe(false);
     const stored = await winner.store.get(key, { consistent: true });
     expect(stored?.token?.accessToken).toBe(token.accessToken);
     expect(stored?.token?.accessToken).not.toBe(zombieToken.token.accessToken);

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../bench/support/random.js';
 import { scopeSet } from '../../functions/core/scopes.js';
 import { createRefresher, createRefreshHandler } from '../../functions/refresh/handler.js';
 import { createSweepHandler } from '../../functions/sweep/handler.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { silentLogger } from '../support/logs.js';
 import { createTestQueue, refreshQueue } from '../support/queue.js';
-import { seededRandom } from '../support/random.js';
 
 const KEYS = 200;
 const LIFETIME_S = 600;

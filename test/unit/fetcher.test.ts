@@ -8,7 +8,7 @@ import {
   InvalidClientError,
   ScopeNotGrantedError,
 } from '../../functions/core/errors.js';
-import { TokenFetcher } from '../../functions/core/fetcher.js';
+import { HubTokenFetcher } from '../../functions/core/fetcher.js';
 import { HubClient } from '../../functions/core/hub/client.js';
 import { HubSimulator } from '../../local/hub-simulator/index.js';
 import { fakeTime, ORG, orgScopes, T0 } from './support/fixtures.js';
@@ -30,7 +30,7 @@ const secretReads = (): number => sm.commandCalls(GetSecretValueCommand).length;
 
 let hub: HubSimulator;
 let hubClient: HubClient;
-let fetcher: TokenFetcher;
+let fetcher: HubTokenFetcher;
 
 beforeEach(async () => {
   sm.reset();
@@ -47,7 +47,7 @@ beforeEach(async () => {
     maxAgeSeconds: 300,
     secretsManager,
   });
-  fetcher = new TokenFetcher({ hub: hubClient, credentials });
+  fetcher = new HubTokenFetcher({ hub: hubClient, credentials });
 });
 
 afterEach(async () => {
@@ -75,7 +75,7 @@ async function primed(): Promise<string> {
 
 const grants = (): [string | undefined, number][] => hub.requests.map((r) => [r.grantType, r.status]);
 
-describe('TokenFetcher', () => {
+describe('HubTokenFetcher', () => {
   it('uses client credentials when no refresh token is given', async () => {
     const result = await fetcher.fetch({ client: 'app', scopes: SCOPES, deadlineAt: DEADLINE });
     expect(result.grant).toBe('client_credentials');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../functions/core/errors.js';
-import type { IssuedToken } from '../../functions/core/token-service.js';
+import type { IssuedToken } from '../../functions/core/token-request.js';
 import { mintResponse, parseMintRequest } from '../../functions/mint/payload.js';
 import { ORG, ORG_ID, PER_ID } from './support/fixtures.js';
 

@@ -1,15 +1,24 @@
 /**
  * Refreshes one due key: take its lease (only while it is still due), then exchange the stored
  * refresh token or mint anew with client credentials, and store the result fenced on the lease.
+ * What to do with the key and what a failure records are decided in functions/core/lifecycle/.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { BrokerError, InvalidRequestError, RateLimitedError, ScopeNotGrantedError } from '../errors.js';
+import { BrokerError } from '../errors.js';
 import type { TokenFetcher } from '../fetcher.js';
+import {
+  failureWrite,
+  hubDeadline,
+  leaseTerms,
+  refreshStep,
+  tokenWrite,
+  trustedRefreshToken,
+} from '../lifecycle/index.js';
 import { scopeSet } from '../scopes.js';
-import { type BrokerSettings, failureBackoffMs } from '../settings.js';
+import type { BrokerSettings } from '../settings.js';
 import { bearerOfKey, type TokenKey } from '../store/key.js';
-import { hubDeadline, type Lease, type TokenStore } from '../store/token-store.js';
+import type { Lease, TokenRepository } from '../store/repository.js';
 
 export type RefreshOutcome = 'refreshed' | 'fell-back' | 'revoked' | 'failed' | 'skipped' | 'retired';
 
@@ -19,7 +28,7 @@ export function noOutcomes(): Record<RefreshOutcome, number> {
 }
 
 export interface RefresherOptions {
-  readonly store: TokenStore;
+  readonly store: TokenRepository;
   readonly fetcher: TokenFetcher;
   readonly settings: BrokerSettings;
   readonly clock: Clock;
@@ -44,18 +53,13 @@ export class Refresher {
     const { store, settings, clock } = this.#options;
     const now = clock();
     // Duplicate, late or out-of-order deliveries fail this condition and cost one conditional write.
-    const lease = await store.acquireLease(key, `${this.#ownerId}:${randomUUID()}`, { dueBy: now });
+    const owner = `${this.#ownerId}:${randomUUID()}`;
+    const lease = await store.acquireLease(key, leaseTerms(owner, now, settings), { dueBy: now });
     if (lease === undefined) return { outcome: 'skipped' };
-    const { record } = lease;
-    if (record.status === 'revoked') {
-      await store.retire(lease);
-      return { outcome: 'skipped' };
-    }
-    if ((record.lastRequestedAt ?? 0) < now - settings.idleAfterMs) {
-      await store.retire(lease);
-      return { outcome: 'retired' };
-    }
-    return this.#exchange(lease);
+    const step = refreshStep(lease.record, now, settings);
+    if (step === 'refresh') return this.#exchange(lease);
+    await store.retire(lease);
+    return { outcome: step === 'retire' ? 'retired' : 'skipped' };
   }
 
   async #exchange(lease: Lease): Promise<{ outcome: RefreshOutcome; error?: BrokerError }> {
@@ -73,20 +77,17 @@ export class Refresher {
       return { outcome: 'skipped' };
     }
     const now = clock();
-    const refreshToken =
-      record.refreshToken !== undefined && (record.refreshTokenExpiresAt ?? 0) > now
-        ? record.refreshToken
-        : undefined;
     try {
       const fetched = await fetcher.fetch({
         client: lease.key.sk.slice(0, hash),
         scopes,
-        refreshToken,
-        deadlineAt: hubDeadline(lease, now, settings),
+        refreshToken: trustedRefreshToken(record, now),
+        deadlineAt: hubDeadline(record.leaseExpiresAt, now, settings),
         beforeHubRequest,
       });
       // A write fenced out means another holder took the key: its token stands, ours is dropped.
-      const saved = await store.saveToken(lease, fetched.token, { requested: false });
+      const write = tokenWrite(fetched.token, clock(), settings, this.#random, { requested: false });
+      const saved = await store.saveToken(lease, write);
       if (!saved) return { outcome: 'skipped' };
       return { outcome: fetched.fellBack ? 'fell-back' : 'refreshed' };
     } catch (error) {
@@ -94,21 +95,10 @@ export class Refresher {
         await store.releaseLease(lease);
         throw error;
       }
-      if (error instanceof ScopeNotGrantedError) {
-        // Permanent: out of the due index; consumers get ScopeNotGrantedError until someone grants again.
-        const recorded = await store.recordFailure(lease, { error, status: 'revoked' });
-        return { outcome: recorded ? 'revoked' : 'skipped', error };
-      }
-      if (error instanceof InvalidRequestError) {
-        // The key itself is wrong for this broker now (an app removed from the configuration):
-        // retrying will not help, so it leaves the due index with the error recorded.
-        await store.recordFailure(lease, { error, status: 'failing' });
-        return { outcome: 'failed', error };
-      }
-      const failedAt = clock();
-      let nextAttemptAt = failedAt + failureBackoffMs(record.failureCount + 1, settings, this.#random);
-      if (error instanceof RateLimitedError) nextAttemptAt = Math.max(nextAttemptAt, error.retryAt.getTime());
-      await store.recordFailure(lease, { error, status: 'failing', nextAttemptAt });
+      const failure = failureWrite(error, record.failureCount, clock(), settings, this.#random, 'refresh');
+      const recorded = await store.recordFailure(lease, failure);
+      // Revoked: out of the due index; consumers get ScopeNotGrantedError until someone grants again.
+      if (failure.status === 'revoked') return { outcome: recorded ? 'revoked' : 'skipped', error };
       return { outcome: 'failed', error };
     }
   }

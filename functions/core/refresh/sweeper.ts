@@ -5,7 +5,7 @@
 import type { Clock } from '../clock.js';
 import type { BrokerSettings } from '../settings.js';
 import type { TokenKey } from '../store/key.js';
-import type { TokenStore } from '../store/token-store.js';
+import type { DueIndex } from '../store/repository.js';
 
 /** Where due keys go: the SQS queue of the refresh workers. */
 export interface RefreshQueue {
@@ -28,7 +28,7 @@ export interface SweepResult {
 export class Sweeper {
   constructor(
     private readonly options: {
-      readonly store: TokenStore;
+      readonly store: DueIndex;
       readonly queue: RefreshQueue;
       readonly settings: BrokerSettings;
       readonly clock: Clock;

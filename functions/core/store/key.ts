@@ -32,3 +32,10 @@ export function bearerOfKey(pk: string): Bearer | undefined {
   if (match === null) return undefined;
   return { type: match[1] === 'Org' ? 'Organization' : 'Person', id: match[2] as string };
 }
+
+/** Stable shard of a key in the due index, so rewriting an item keeps it in one partition. */
+export function dueShardOf(key: TokenKey, dueShards: number): number {
+  let hash = 0;
+  for (const char of `${key.pk}|${key.sk}`) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
+  return hash % dueShards;
+}

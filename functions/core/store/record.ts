@@ -140,12 +140,3 @@ export function parseRecord(item: Item): TokenRecord {
     lastRequestedAt: optionalNumber(item, ATTR.lastRequestedAt, key),
   };
 }
-
-/** True when the token is usable for at least `minValidityMs` more. */
-export function isUsable(record: TokenRecord | undefined, now: number, minValidityMs: number): boolean {
-  return (
-    record?.token !== undefined &&
-    record.status !== 'revoked' &&
-    record.token.expiresAt - now >= minValidityMs
-  );
-}

@@ -1,86 +1,55 @@
 /**
- * DynamoDB persistence of tokens, leases and failures. Every write is a conditional UpdateItem whose
- * condition is built from named clauses; a failed condition is a normal outcome (another container
- * won), reported as `false` or `undefined`, never thrown.
+ * The tokens table in DynamoDB: the TokenRepository the token service and the refresher use, and
+ * the due index the sweeper reads. It only stores: every time and rule it writes comes from the
+ * caller (functions/core/lifecycle/). Every write is a conditional UpdateItem whose condition is one
+ * of the named clauses of expressions.ts.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { BrokerError } from '../errors.js';
-import type { HubToken } from '../hub/token.js';
-import type { BrokerSettings } from '../settings.js';
-import { LEASE_WRITE_MARGIN_MS, refreshDueAt } from '../settings.js';
-import type { TokenKey } from './key.js';
-import { parseRecord, type TokenRecord, type TokenStatus } from './record.js';
+import { allOf, anyOf, ItemUpdate, keyCondition, WHEN } from './expressions.js';
+import { dueShardOf, type TokenKey } from './key.js';
+import { parseRecord, type TokenRecord } from './record.js';
+import type {
+  DueIndex,
+  FailureWrite,
+  Lease,
+  LeaseTarget,
+  LeaseTerms,
+  TokenRepository,
+  TokenWrite,
+  UseWrite,
+} from './repository.js';
 import { ATTR, TABLE } from './schema.js';
-
-/** Zaikio refresh tokens live 7 days; we stop trusting one an hour early. */
-const REFRESH_TOKEN_TRUST_MS = 7 * 24 * 3600_000 - 3600_000;
-
-/**
- * The deadline for a Hub exchange under `lease`: the configured Hub deadline, but never so late
- * that the lease could run out first (a paced worker may start its request late).
- */
-export function hubDeadline(lease: Lease, now: number, settings: BrokerSettings): number {
-  const leaseEnd = (lease.record.leaseExpiresAt ?? now + settings.leaseDurationMs) - LEASE_WRITE_MARGIN_MS;
-  return Math.min(now + settings.hubDeadlineMs, leaseEnd);
-}
-
-/** Proof that this caller holds a key: every later write is fenced on owner and version. */
-export interface Lease {
-  readonly key: TokenKey;
-  readonly owner: string;
-  readonly version: number;
-  readonly record: TokenRecord;
-}
-
-export interface TokenIdentity {
-  readonly client: string;
-  readonly bearer: string;
-  readonly scopes: readonly string[];
-}
-
-export interface FailureRecord {
-  readonly error: BrokerError;
-  readonly status: Exclude<TokenStatus, 'active'>;
-  /** When the key may be tried again; also its place in the due index. Omitted: leave the index. */
-  readonly nextAttemptAt?: number;
-}
 
 export interface TokenStoreOptions {
   readonly dynamodb: DynamoDBClient;
   readonly tableName: string;
-  readonly settings: BrokerSettings;
-  readonly clock: () => number;
-  readonly random?: () => number;
+  /** Partitions of the due index (settings.dueShards). */
+  readonly dueShards: number;
 }
 
-const TOKEN_ATTRIBUTES = ['accessToken', 'tokenType', 'grantedScopes', 'expiresAt', 'issuedAt'];
+/** The attributes of the token itself: a revocation removes them all. */
+const TOKEN_ATTRIBUTES = [
+  ATTR.accessToken,
+  ATTR.tokenType,
+  ATTR.grantedScopes,
+  ATTR.expiresAt,
+  ATTR.issuedAt,
+  ATTR.refreshToken,
+  ATTR.refreshTokenExpiresAt,
+] as const;
 
-// Named sub-clauses of the conditions below.
-const ITEM_IS_NEW = 'attribute_not_exists(pk)';
-const LEASE_IS_FREE = 'attribute_not_exists(leaseOwner)';
-const LEASE_HAS_RUN_OUT = 'leaseExpiresAt < :now';
-const LEASE_IS_OURS = 'leaseOwner = :owner';
-const VERSION_IS_UNCHANGED = 'version = :version';
-const ITEM_EXISTS = 'attribute_exists(pk)';
-const STILL_DUE = 'dueAt <= :dueBy';
-const USE_NOT_RECORDED_RECENTLY = '(attribute_not_exists(lastRequestedAt) OR lastRequestedAt < :staleBefore)';
-
-export class TokenStore {
+export class TokenStore implements TokenRepository, DueIndex {
   readonly #documents: DynamoDBDocumentClient;
   readonly #tableName: string;
-  readonly #settings: BrokerSettings;
-  readonly #clock: () => number;
-  readonly #random: () => number;
+  readonly #dueShards: number;
 
   constructor(options: TokenStoreOptions) {
     this.#documents = DynamoDBDocumentClient.from(options.dynamodb, {
       marshallOptions: { removeUndefinedValues: true },
     });
     this.#tableName = options.tableName;
-    this.#settings = options.settings;
-    this.#clock = options.clock;
-    this.#random = options.random ?? Math.random;
+    this.#dueShards = options.dueShards;
   }
 
   async get(key: TokenKey, options: { readonly consistent: boolean }): Promise<TokenRecord | undefined> {
@@ -91,199 +60,108 @@ export class TokenStore {
   }
 
   /**
-   * Takes the key for one mint or refresh. With `identity` (a mint) the item is created if needed;
-   * with `dueBy` (a refresh) only an existing item whose refresh time has come is taken. Returns
-   * undefined when the condition fails: a live lease belongs to someone else, or nothing is due.
+   * Takes the key for one mint or refresh. A mint's target creates the item if needed; a refresh's
+   * takes only an existing item whose refresh time has come.
    */
-  async acquireLease(
-    key: TokenKey,
-    owner: string,
-    options: { readonly identity: TokenIdentity } | { readonly dueBy: number },
-  ): Promise<Lease | undefined> {
-    const now = this.#clock();
-    const leaseAvailable = `(${LEASE_IS_FREE} OR ${LEASE_HAS_RUN_OUT})`;
-    const sets = ['leaseOwner = :owner', 'leaseExpiresAt = :leaseExpiresAt'];
-    const values: Record<string, unknown> = {
-      ':owner': owner,
-      ':now': now,
-      ':leaseExpiresAt': now + this.#settings.leaseDurationMs,
-    };
-    let condition: string;
-    let names: Record<string, string> | undefined;
-    if ('identity' in options) {
-      condition = `${ITEM_IS_NEW} OR ${leaseAvailable}`;
-      sets.push(
-        '#client = :client',
-        'bearer = :bearer',
-        'scopes = :scopes',
-        'version = if_not_exists(version, :zero)',
-        '#status = if_not_exists(#status, :active)',
-        'purgeAt = if_not_exists(purgeAt, :purgeAt)',
-      );
-      names = { '#client': ATTR.client, '#status': ATTR.status };
-      Object.assign(values, {
-        ':client': options.identity.client,
-        ':bearer': options.identity.bearer,
-        ':scopes': [...options.identity.scopes],
-        ':zero': 0,
-        ':active': 'active',
-        ':purgeAt': this.#purgeAt(now),
+  async acquireLease(key: TokenKey, terms: LeaseTerms, target: LeaseTarget): Promise<Lease | undefined> {
+    const update = new ItemUpdate()
+      .set(ATTR.leaseOwner, terms.owner)
+      .set(ATTR.leaseExpiresAt, terms.expiresAt);
+    if ('identity' in target) {
+      update
+        .set(ATTR.client, target.identity.client)
+        .set(ATTR.bearer, target.identity.bearer)
+        .set(ATTR.scopes, [...target.identity.scopes])
+        .setIfAbsent(ATTR.version, 0)
+        .setIfAbsent(ATTR.status, 'active')
+        .setIfAbsent(ATTR.purgeAt, target.purgeAt)
+        .when(anyOf(WHEN.itemIsNew, WHEN.leaseIsAvailable), { now: terms.takenAt });
+    } else {
+      update.when(allOf(WHEN.itemExists, WHEN.leaseIsAvailable, WHEN.isStillDue), {
+        now: terms.takenAt,
+        dueBy: target.dueBy,
       });
-    } else {
-      condition = `${ITEM_EXISTS} AND ${leaseAvailable} AND ${STILL_DUE}`;
-      values[':dueBy'] = options.dueBy;
     }
-    try {
-      const { Attributes } = await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { ...key },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: condition,
-          ...(names === undefined ? {} : { ExpressionAttributeNames: names }),
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const record = parseRecord(Attributes ?? {});
-      return { key, owner, version: record.version, record };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    const written = await this.#update(key, update, 'ALL_NEW');
+    if (written === false) return undefined;
+    const record = parseRecord(written ?? {});
+    return { key, owner: terms.owner, version: record.version, record };
   }
 
-  /**
-   * Stores a new token and releases the lease, only if the lease is still ours and nobody wrote a
-   * newer version meanwhile (a late "zombie" writer gets false and its token is dropped).
-   */
-  async saveToken(lease: Lease, token: HubToken, options: { readonly requested: boolean }): Promise<boolean> {
-    const now = this.#clock();
-    const sets = [
-      'accessToken = :accessToken',
-      'tokenType = :tokenType',
-      'grantedScopes = :grantedScopes',
-      'expiresAt = :expiresAt',
-      'issuedAt = :issuedAt',
-      '#status = :active',
-      'failureCount = :zero',
-      'version = version + :one',
-      'dueShard = :dueShard',
-      'dueAt = :dueAt',
-    ];
-    const removes = ['leaseOwner', 'leaseExpiresAt', 'lastError', 'nextAttemptAt'];
-    const values: Record<string, unknown> = {
-      ':owner': lease.owner,
-      ':version': lease.version,
-      ':accessToken': token.accessToken,
-      ':tokenType': token.tokenType,
-      ':grantedScopes': [...token.grantedScopes],
-      ':expiresAt': token.expiresAt,
-      ':issuedAt': token.issuedAt,
-      ':active': 'active',
-      ':zero': 0,
-      ':one': 1,
-      ':dueShard': this.#shardOf(lease.key),
-      ':dueAt': refreshDueAt(token, this.#settings, this.#random),
-    };
-    if (token.refreshToken === undefined) {
-      removes.push('refreshToken', 'refreshTokenExpiresAt');
+  /** A late ("zombie") writer gets false and its token is dropped. */
+  async saveToken(lease: Lease, write: TokenWrite): Promise<boolean> {
+    const { token, refreshToken, use } = write;
+    const update = new ItemUpdate()
+      .set(ATTR.accessToken, token.accessToken)
+      .set(ATTR.tokenType, token.tokenType)
+      .set(ATTR.grantedScopes, [...token.grantedScopes])
+      .set(ATTR.expiresAt, token.expiresAt)
+      .set(ATTR.issuedAt, token.issuedAt)
+      .set(ATTR.status, 'active')
+      .set(ATTR.failureCount, 0)
+      .increment(ATTR.version)
+      .set(ATTR.dueShard, dueShardOf(lease.key, this.#dueShards))
+      .set(ATTR.dueAt, write.dueAt)
+      .remove(ATTR.leaseOwner, ATTR.leaseExpiresAt, ATTR.lastError, ATTR.nextAttemptAt);
+    if (refreshToken === undefined) {
+      update.remove(ATTR.refreshToken, ATTR.refreshTokenExpiresAt);
     } else {
-      sets.push('refreshToken = :refreshToken', 'refreshTokenExpiresAt = :refreshTokenExpiresAt');
-      values[':refreshToken'] = token.refreshToken;
-      values[':refreshTokenExpiresAt'] = token.issuedAt + REFRESH_TOKEN_TRUST_MS;
+      update
+        .set(ATTR.refreshToken, refreshToken.value)
+        .set(ATTR.refreshTokenExpiresAt, refreshToken.trustedUntil);
     }
-    if (options.requested) {
-      sets.push('lastRequestedAt = :now', 'purgeAt = :purgeAt');
-      values[':now'] = now;
-      values[':purgeAt'] = this.#purgeAt(now);
-    }
-    return this.#fencedUpdate(lease, `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`, values);
+    if (use !== undefined) update.set(ATTR.lastRequestedAt, use.at).set(ATTR.purgeAt, use.purgeAt);
+    return this.#fenced(lease, update);
   }
 
-  /**
-   * Records a failed mint or refresh and releases the lease. A transient failure leaves the stored
-   * token as it is (it is still served); a revocation removes it.
-   */
-  async recordFailure(lease: Lease, failure: FailureRecord): Promise<boolean> {
-    const now = this.#clock();
+  /** A transient failure leaves the stored token as it is (it is still served); a revocation removes it. */
+  async recordFailure(lease: Lease, failure: FailureWrite): Promise<boolean> {
     const { error } = failure;
-    const lastError = {
-      code: error.code,
-      errorType: error.name,
-      message: error.message,
-      at: now,
-      hubCodes: error.details.hubCodes,
-      missingScopes: error.details.missingScopes,
-      retryAt: error.details.retryAt === undefined ? undefined : Date.parse(error.details.retryAt),
-    };
-    const sets = [
-      '#status = :status',
-      'lastError = :lastError',
-      'failureCount = if_not_exists(failureCount, :zero) + :one',
-    ];
-    const removes = ['leaseOwner', 'leaseExpiresAt'];
-    const values: Record<string, unknown> = {
-      ':owner': lease.owner,
-      ':version': lease.version,
-      ':status': failure.status,
-      ':lastError': lastError,
-      ':zero': 0,
-      ':one': 1,
-    };
+    const update = new ItemUpdate()
+      .set(ATTR.status, failure.status)
+      .set(ATTR.lastError, {
+        code: error.code,
+        errorType: error.name,
+        message: error.message,
+        at: failure.at,
+        hubCodes: error.details.hubCodes,
+        missingScopes: error.details.missingScopes,
+        retryAt: error.details.retryAt === undefined ? undefined : Date.parse(error.details.retryAt),
+      })
+      .increment(ATTR.failureCount)
+      .remove(ATTR.leaseOwner, ATTR.leaseExpiresAt);
     if (failure.status === 'revoked') {
       // A refused grant makes the token worthless: no reader may use it, whatever it checks.
-      removes.push(...TOKEN_ATTRIBUTES, 'refreshToken', 'refreshTokenExpiresAt');
-      sets.push('version = version + :one');
+      update.remove(...TOKEN_ATTRIBUTES).increment(ATTR.version);
     }
     if (failure.nextAttemptAt === undefined) {
-      removes.push('nextAttemptAt', 'dueShard', 'dueAt');
+      update.remove(ATTR.nextAttemptAt, ATTR.dueShard, ATTR.dueAt);
     } else {
-      sets.push('nextAttemptAt = :nextAttemptAt', 'dueShard = :dueShard', 'dueAt = :nextAttemptAt');
-      values[':nextAttemptAt'] = failure.nextAttemptAt;
-      values[':dueShard'] = this.#shardOf(lease.key);
+      update
+        .set(ATTR.nextAttemptAt, failure.nextAttemptAt)
+        .set(ATTR.dueShard, dueShardOf(lease.key, this.#dueShards))
+        .set(ATTR.dueAt, failure.nextAttemptAt);
     }
-    return this.#fencedUpdate(lease, `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`, values);
+    return this.#fenced(lease, update);
   }
 
-  /** Gives the key back untouched, e.g. when the token turned out to be fresh already. */
   async releaseLease(lease: Lease): Promise<boolean> {
-    return this.#fencedUpdate(lease, 'REMOVE leaseOwner, leaseExpiresAt', {
-      ':owner': lease.owner,
-      ':version': lease.version,
-    });
+    return this.#fenced(lease, new ItemUpdate().remove(ATTR.leaseOwner, ATTR.leaseExpiresAt));
   }
 
-  /** Takes an idle key out of the due index; it is refreshed again on its next request. */
   async retire(lease: Lease): Promise<boolean> {
-    return this.#fencedUpdate(lease, 'REMOVE leaseOwner, leaseExpiresAt, dueShard, dueAt', {
-      ':owner': lease.owner,
-      ':version': lease.version,
-    });
+    return this.#fenced(
+      lease,
+      new ItemUpdate().remove(ATTR.leaseOwner, ATTR.leaseExpiresAt, ATTR.dueShard, ATTR.dueAt),
+    );
   }
 
-  /** Notes that someone asked for this key, at most once per usageRecordIntervalMs. */
-  async recordUse(key: TokenKey): Promise<boolean> {
-    const now = this.#clock();
-    try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: { ...key },
-          UpdateExpression: 'SET lastRequestedAt = :now, purgeAt = :purgeAt',
-          ConditionExpression: `${ITEM_EXISTS} AND ${USE_NOT_RECORDED_RECENTLY}`,
-          ExpressionAttributeValues: {
-            ':now': now,
-            ':purgeAt': this.#purgeAt(now),
-            ':staleBefore': now - this.#settings.usageRecordIntervalMs,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  async recordUse(key: TokenKey, use: UseWrite): Promise<boolean> {
+    const update = new ItemUpdate()
+      .set(ATTR.lastRequestedAt, use.at)
+      .set(ATTR.purgeAt, use.purgeAt)
+      .when(allOf(WHEN.itemExists, WHEN.useIsStale), { staleBefore: use.staleBefore });
+    return (await this.#update(key, update, 'NONE')) !== false;
   }
 
   /** One page of keys whose refresh time has come, oldest first, from one shard of the due index. */
@@ -295,47 +173,45 @@ export class TokenStore {
       new QueryCommand({
         TableName: this.#tableName,
         IndexName: TABLE.dueIndex.name,
-        KeyConditionExpression: 'dueShard = :shard AND dueAt <= :now',
-        ExpressionAttributeValues: { ':shard': shard, ':now': options.now },
+        ...keyCondition(WHEN.dueInShard, { shard, now: options.now }),
         Limit: options.limit,
         ...(options.startKey === undefined ? {} : { ExclusiveStartKey: options.startKey }),
       }),
     );
-    const keys = Items.flatMap((item) =>
-      typeof item.pk === 'string' && typeof item.sk === 'string' && typeof item.dueAt === 'number'
-        ? [{ pk: item.pk, sk: item.sk, dueAt: item.dueAt }]
-        : [],
-    );
+    const keys = Items.flatMap((item) => {
+      const { [ATTR.pk]: pk, [ATTR.sk]: sk, [ATTR.dueAt]: dueAt } = item;
+      return typeof pk === 'string' && typeof sk === 'string' && typeof dueAt === 'number'
+        ? [{ pk, sk, dueAt }]
+        : [];
+    });
     return LastEvaluatedKey === undefined ? { keys } : { keys, nextKey: LastEvaluatedKey };
   }
 
-  async #fencedUpdate(lease: Lease, update: string, values: Record<string, unknown>): Promise<boolean> {
+  /** Every write under a lease: only while the lease is ours and nobody wrote since we took it. */
+  #fenced(lease: Lease, update: ItemUpdate): Promise<boolean> {
+    update.when(WHEN.leaseIsOursAndUnchanged, { owner: lease.owner, version: lease.version });
+    return this.#update(lease.key, update, 'NONE').then((written) => written !== false);
+  }
+
+  /** The item's new attributes (when asked for), or false when the condition failed. */
+  async #update(
+    key: TokenKey,
+    update: ItemUpdate,
+    returnValues: 'ALL_NEW' | 'NONE',
+  ): Promise<Record<string, unknown> | undefined | false> {
     try {
-      await this.#documents.send(
+      const { Attributes } = await this.#documents.send(
         new UpdateCommand({
           TableName: this.#tableName,
-          Key: { ...lease.key },
-          UpdateExpression: update,
-          ConditionExpression: `${LEASE_IS_OURS} AND ${VERSION_IS_UNCHANGED}`,
-          ...(update.includes('#status') ? { ExpressionAttributeNames: { '#status': ATTR.status } } : {}),
-          ExpressionAttributeValues: values,
+          Key: { ...key },
+          ...update.build(),
+          ReturnValues: returnValues,
         }),
       );
-      return true;
+      return Attributes;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
-  }
-
-  #purgeAt(now: number): number {
-    return Math.floor((now + this.#settings.purgeAfterMs) / 1000);
-  }
-
-  /** Stable shard of a key, so rewriting an item keeps it in one partition of the due index. */
-  #shardOf(key: TokenKey): number {
-    let hash = 0;
-    for (const char of `${key.pk}|${key.sk}`) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
-    return hash % this.#settings.dueShards;
   }
 }

@@ -1,4 +1,7 @@
-/** A seeded PRNG (mulberry32), so randomized tests replay the same way every run. */
+/**
+ * A seeded PRNG (mulberry32), so a randomized run replays the same way every time: the compare
+ * benchmark's call schedule, and the simulated-day test's request pattern.
+ */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {

@@ -1,0 +1,39 @@
+/**
+ * Leases and the Hub exchange under one: how long a lease holds, the exchange's deadline, and
+ * which refresh token is still trusted.
+ */
+import type { BrokerSettings } from '../settings.js';
+import type { TokenRecord } from '../store/record.js';
+import type { LeaseTerms } from '../store/repository.js';
+
+/**
+ * Time a lease holder keeps after its Hub exchange to write the result: every exchange's deadline
+ * ends this long before the lease does.
+ */
+export const LEASE_WRITE_MARGIN_MS = 2_000;
+/** Zaikio refresh tokens live 7 days; we stop trusting one an hour early. */
+export const REFRESH_TOKEN_TRUST_MS = 7 * 24 * 3600_000 - 3600_000;
+
+export function leaseTerms(owner: string, now: number, settings: BrokerSettings): LeaseTerms {
+  return { owner, takenAt: now, expiresAt: now + settings.leaseDurationMs };
+}
+
+/**
+ * The deadline for a Hub exchange under a lease: the configured Hub deadline, but never so late
+ * that the lease could run out first (a paced worker may start its request late).
+ */
+export function hubDeadline(
+  leaseExpiresAt: number | undefined,
+  now: number,
+  settings: BrokerSettings,
+): number {
+  const leaseEnd = (leaseExpiresAt ?? now + settings.leaseDurationMs) - LEASE_WRITE_MARGIN_MS;
+  return Math.min(now + settings.hubDeadlineMs, leaseEnd);
+}
+
+/** The stored refresh token while it is trusted; otherwise the client_credentials grant is used. */
+export function trustedRefreshToken(record: TokenRecord, now: number): string | undefined {
+  return record.refreshToken !== undefined && (record.refreshTokenExpiresAt ?? 0) > now
+    ? record.refreshToken
+    : undefined;
+}

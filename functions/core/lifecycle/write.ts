@@ -1,0 +1,80 @@
+/**
+ * What a finished mint or refresh writes: the token with its refresh time, the recorded use, or the
+ * failure with its next attempt.
+ */
+import { type BrokerError, InvalidRequestError, RateLimitedError, ScopeNotGrantedError } from '../errors.js';
+import type { HubToken } from '../hub/token.js';
+import type { BrokerSettings } from '../settings.js';
+import type { FailureWrite, TokenWrite, UseWrite } from '../store/repository.js';
+import { REFRESH_TOKEN_TRUST_MS } from './lease.js';
+
+type Lifetime = { readonly issuedAt: number; readonly expiresAt: number };
+
+/** What to store for a token from the Hub: the token, its refresh token's trust, its refresh time. */
+export function tokenWrite(
+  token: HubToken,
+  now: number,
+  settings: BrokerSettings,
+  random: () => number,
+  options: { readonly requested: boolean },
+): TokenWrite {
+  const { accessToken, tokenType, grantedScopes, issuedAt, expiresAt, refreshToken } = token;
+  return {
+    token: { accessToken, tokenType, grantedScopes, issuedAt, expiresAt },
+    refreshToken:
+      refreshToken === undefined
+        ? undefined
+        : { value: refreshToken, trustedUntil: issuedAt + REFRESH_TOKEN_TRUST_MS },
+    dueAt: refreshDueAt(token, settings, random),
+    use: options.requested ? useWrite(now, settings) : undefined,
+  };
+}
+
+/**
+ * When a token should next be refreshed: computed once, at write time, as an absolute time.
+ * `random` is in [0, 1).
+ */
+export function refreshDueAt(token: Lifetime, settings: BrokerSettings, random: () => number): number {
+  const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
+  const window = Math.max(settings.refreshAheadMs, settings.refreshLifetimeFraction * lifetime);
+  const jitter = random() * Math.min(settings.refreshJitterMs, lifetime / 10);
+  return Math.max(token.issuedAt, Math.floor(token.expiresAt - window - jitter));
+}
+
+/** A use at `now`: the item lives purgeAfterMs longer; a use within usageRecordIntervalMs is not rewritten. */
+export function useWrite(now: number, settings: BrokerSettings): UseWrite {
+  return { at: now, purgeAt: purgeAt(now, settings), staleBefore: now - settings.usageRecordIntervalMs };
+}
+
+/** Epoch seconds (the table's TTL attribute): DynamoDB deletes an abandoned item after it. */
+export function purgeAt(now: number, settings: BrokerSettings): number {
+  return Math.floor((now + settings.purgeAfterMs) / 1000);
+}
+
+/** Exponential backoff with full jitter for the n-th consecutive failure (n >= 1). */
+export function failureBackoffMs(failures: number, settings: BrokerSettings, random: () => number): number {
+  const ceiling = Math.min(settings.failureBackoffMaxMs, settings.failureBackoffBaseMs * 2 ** (failures - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * What a failed mint or refresh records. A refusal revokes the key (out of the due index). A
+ * transient failure backs off, never before a rate limit's reset. A refresh that fails on the
+ * request itself (an app no longer configured) leaves the due index: retrying would not help; the
+ * mint path keeps the backoff so that its callers are answered from the item meanwhile.
+ */
+export function failureWrite(
+  error: BrokerError,
+  failureCount: number,
+  now: number,
+  settings: BrokerSettings,
+  random: () => number,
+  path: 'mint' | 'refresh',
+): FailureWrite {
+  if (error instanceof ScopeNotGrantedError) return { error, at: now, status: 'revoked' };
+  if (path === 'refresh' && error instanceof InvalidRequestError)
+    return { error, at: now, status: 'failing' };
+  let nextAttemptAt = now + failureBackoffMs(failureCount + 1, settings, random);
+  if (error instanceof RateLimitedError) nextAttemptAt = Math.max(nextAttemptAt, error.retryAt.getTime());
+  return { error, at: now, status: 'failing', nextAttemptAt };
+}

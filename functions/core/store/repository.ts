@@ -1,0 +1,91 @@
+/**
+ * What the token service and the refresher need of storage. The DynamoDB TokenStore is one
+ * implementation; it decides nothing: every time and rule it writes is computed by the caller
+ * (functions/core/lifecycle.ts) and handed in. A failed condition is a normal outcome (another
+ * container won), reported as `false` or `undefined`, never thrown.
+ */
+import type { BrokerError } from '../errors.js';
+import type { TokenKey } from './key.js';
+import type { StoredToken, TokenRecord, TokenStatus } from './record.js';
+
+/** Proof that this caller holds a key: every later write is fenced on owner and version. */
+export interface Lease {
+  readonly key: TokenKey;
+  readonly owner: string;
+  readonly version: number;
+  readonly record: TokenRecord;
+}
+
+/** Who takes a lease, and until when it holds if its holder never writes (a crashed holder). */
+export interface LeaseTerms {
+  readonly owner: string;
+  readonly takenAt: number;
+  readonly expiresAt: number;
+}
+
+export interface TokenIdentity {
+  readonly client: string;
+  readonly bearer: string;
+  readonly scopes: readonly string[];
+}
+
+/**
+ * Which item a lease may be taken on: a mint's key, created if needed (with its identity and first
+ * purge time), or a refresh's key, only while it exists and its refresh time has come.
+ */
+export type LeaseTarget =
+  | { readonly identity: TokenIdentity; readonly purgeAt: number }
+  | { readonly dueBy: number };
+
+/** Someone asked for the key at `at`; the item is kept until `purgeAt` (epoch seconds). */
+export interface Use {
+  readonly at: number;
+  readonly purgeAt: number;
+}
+
+/** A use worth writing only when the stored one is older than `staleBefore`. */
+export interface UseWrite extends Use {
+  readonly staleBefore: number;
+}
+
+export interface TokenWrite {
+  readonly token: StoredToken;
+  /** Omitted: the stored refresh token, if any, is removed. */
+  readonly refreshToken?: { readonly value: string; readonly trustedUntil: number } | undefined;
+  /** When the key is next due for refresh. */
+  readonly dueAt: number;
+  /** Set when a caller asked for this token (a mint), not when the refresher renewed it. */
+  readonly use?: Use | undefined;
+}
+
+export interface FailureWrite {
+  readonly error: BrokerError;
+  readonly at: number;
+  readonly status: Exclude<TokenStatus, 'active'>;
+  /** When the key may be tried again; also its place in the due index. Omitted: leave the index. */
+  readonly nextAttemptAt?: number | undefined;
+}
+
+export interface TokenRepository {
+  get(key: TokenKey, options: { readonly consistent: boolean }): Promise<TokenRecord | undefined>;
+  /** Takes the key for one mint or refresh; undefined when someone else holds it or nothing is due. */
+  acquireLease(key: TokenKey, terms: LeaseTerms, target: LeaseTarget): Promise<Lease | undefined>;
+  /** Stores a new token and releases the lease, only if the lease is still ours and unchanged. */
+  saveToken(lease: Lease, write: TokenWrite): Promise<boolean>;
+  /** Records a failed mint or refresh and releases the lease, fenced like saveToken. */
+  recordFailure(lease: Lease, failure: FailureWrite): Promise<boolean>;
+  /** Gives the key back untouched, e.g. when the token turned out to be fresh already. */
+  releaseLease(lease: Lease): Promise<boolean>;
+  /** Releases the key and takes it out of the due index; it is refreshed again on its next request. */
+  retire(lease: Lease): Promise<boolean>;
+  /** Notes that someone asked for the key, unless a recent use is already recorded. */
+  recordUse(key: TokenKey, use: UseWrite): Promise<boolean>;
+}
+
+/** What the sweeper needs: one page of keys whose refresh time has come, oldest first. */
+export interface DueIndex {
+  queryDue(
+    shard: number,
+    options: { readonly now: number; readonly limit: number; readonly startKey?: Record<string, unknown> },
+  ): Promise<{ keys: Array<TokenKey & { dueAt: number }>; nextKey?: Record<string, unknown> }>;
+}
