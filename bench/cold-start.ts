@@ -8,7 +8,9 @@
  * The broker's handlers build their clients lazily, on the first invocation; so besides the import
  * the script also times that first, I/O-free set-up where a handler allows it (the mint handler with
  * a payload it rejects before any I/O, the worker with an empty batch, the consumer's
- * createTokenClient()). The sweeper cannot be set up without I/O and is timed on import only.
+ * createTokenClient()). The sweeper cannot be set up without I/O and is timed on import only. The Hub
+ * client's undici pool is loaded by the first Hub request (functions/core/hub/pool.ts), which is I/O,
+ * so neither time includes it; docs/BENCHMARKS.md reports what it adds.
  *
  *   npx tsx bench/cold-start.ts [--processes=20]    (--help for the flags)
  */
@@ -51,7 +53,8 @@ const FUNCTIONS: readonly FunctionSpec[] = [
     // Builds the broker (its clients), then rejects the payload before any I/O.
     setup: 'await mod.handler({}).catch(() => undefined);',
   },
-  { name: 'sweep', entry: 'functions/sweep/handler.ts', clients: [DYNAMODB, SECRETS, SQS] },
+  // The sweeper reads the due index and sends to the queue: no Secrets Manager, no Hub client.
+  { name: 'sweep', entry: 'functions/sweep/handler.ts', clients: [DYNAMODB, SQS] },
   {
     name: 'refresh',
     entry: 'functions/refresh/handler.ts',

@@ -1,8 +1,10 @@
 /**
  * Example consumer Lambda: lists an organization's warehouse items through the broker's token,
  * never touching a client secret. It imports the package as any user's function would; the
- * repository's own stack deploys it on request (infra/broker-stack.ts), and the construct's grant
- * sets TOKENS_TABLE_NAME, MINT_FUNCTION_NAME and ZAIKIO_DEFAULT_CLIENT.
+ * repository's own stack deploys it on request (infra/broker-stack.ts), granted as consumer `example`
+ * (every organization, the one scope it reads), and the construct's grant sets TOKENS_TABLE_NAME,
+ * MINT_FUNCTION_NAME (its alias of the mint function, which names it to the broker) and
+ * ZAIKIO_DEFAULT_CLIENT.
  *
  * Event: `{ "organizationId": "<uuid>" }`, or none with ZAIKIO_EXAMPLE_ORGANIZATION_ID set.
  */

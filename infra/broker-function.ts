@@ -106,6 +106,8 @@ export interface BrokerFunctionProps extends ResolvedFunctionOptions {
   readonly environment: Readonly<Record<string, string>>;
   readonly retryAttempts?: number;
   readonly maxEventAge?: Duration;
+  /** How `currentVersion` is published (the mint's, which its consumer aliases point at). */
+  readonly currentVersionOptions?: lambda.VersionOptions;
 }
 
 export function createBrokerFunction(

@@ -45,7 +45,8 @@ export class ZaikioTokenBrokerStack extends Stack {
     });
     new CfnOutput(this, 'MintFunctionName', {
       value: broker.mintFunction.functionName,
-      description: 'The mint function (consumers: MINT_FUNCTION_NAME)',
+      description:
+        'The mint function; a consumer invokes its alias <name>:<consumer> (its MINT_FUNCTION_NAME)',
     });
     new CfnOutput(this, 'MintFunctionArn', { value: broker.mintFunction.functionArn });
     new CfnOutput(this, 'BrokerAttributes', {
@@ -105,7 +106,13 @@ export class ZaikioTokenBrokerStack extends Stack {
         sourceMap: true,
       },
     });
-    this.broker.grantTokenAccess(fn);
+    // The example lists the items of whichever organization its event names, so it is granted every
+    // bearer, explicitly, and nothing but the one scope it reads.
+    this.broker.grantTokenAccess(fn, {
+      consumer: 'example',
+      allBearers: true,
+      scopes: ['warehouse.items.r'],
+    });
     return fn;
   }
 }

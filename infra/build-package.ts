@@ -3,7 +3,8 @@
  *  - the Lambda functions, bundled once here (esbuild, ESM, minified, source maps, Node 24, arm64
  *    needs nothing native) into dist/assets/<name>/index.mjs, which the construct deploys as they are;
  *  - the construct and consumer entry points, compiled by tsc to ESM JavaScript with .d.ts files
- *    (tsconfig.build.json).
+ *    (tsconfig.build.json);
+ *  - the operator CLI, bundled into dist/cli/zaikio-tokens.mjs (package.json "bin": zaikio-tokens).
  * `npm run build` builds it all aside and swaps it in for dist/ at once.
  * `--functions-only` skips tsc: the repository's own CDK app and the tests need only the bundles.
  */
@@ -61,6 +62,33 @@ export async function bundleFunctions(outDir = path.join(ROOT, ASSETS_DIR)): Pro
   );
 }
 
+/** The operator CLI's bundle, relative to the package root (package.json "bin" names it). */
+export const CLI_BUNDLE = path.join('dist', 'cli', 'zaikio-tokens.mjs');
+
+/**
+ * Bundles the operator CLI into one file with the SDK clients it uses, so an installed package runs
+ * it with no dependency beyond the package's own. Returns its size in bytes.
+ */
+export async function bundleCli(outfile = path.join(ROOT, CLI_BUNDLE)): Promise<number> {
+  const result = await build({
+    entryPoints: [path.join(ROOT, 'local', 'tokens-cli.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    // CommonJS dependencies call require() for Node built-ins; esbuild keeps the entry's #! line first.
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    minify: true,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  return Object.values(result.metafile.outputs)[0]?.bytes ?? 0;
+}
+
 /** Compiles the two entry points (infra/index.ts, functions/consumer/index.ts) into `outDir`. */
 export function compileEntryPoints(outDir: string): void {
   execFileSync(
@@ -82,6 +110,7 @@ export async function buildPackage(): Promise<BundledFunction[]> {
   const staging = await mkdtemp(path.join(ROOT, '.dist-'));
   try {
     const bundles = await bundleFunctions(path.join(staging, 'assets'));
+    await bundleCli(path.join(staging, 'cli', 'zaikio-tokens.mjs'));
     compileEntryPoints(staging);
     const old = `${staging}-old`;
     await rename(dist, old).catch((error: NodeJS.ErrnoException) => {

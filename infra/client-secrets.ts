@@ -4,8 +4,9 @@
  */
 
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import { Token, Validations } from 'aws-cdk-lib';
+import { Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { assertClientName } from '../functions/core/config.js';
@@ -84,6 +85,26 @@ export class ClientSecrets extends Construct {
           resources: ['*'],
           conditions: { ArnNotEquals: { 'aws:PrincipalArn': roles.map((role) => role.roleArn) } },
         }),
+      );
+    }
+  }
+
+  /**
+   * GetSecretValue on every app's secret, and nothing else: the stock `grantRead` adds
+   * DescribeSecret, which no broker code calls. A secret under a customer managed key also needs
+   * that key, through Secrets Manager only (as `grantRead` grants it).
+   */
+  grantValueRead(role: iam.IRole): void {
+    for (const { secret } of this.clients) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          // A secret known by name has an ARN whose last 6 characters only Secrets Manager knows.
+          resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+        }),
+      );
+      secret.encryptionKey?.grantDecrypt(
+        new kms.ViaServicePrincipal(`secretsmanager.${Stack.of(this).region}.amazonaws.com`, role),
       );
     }
   }

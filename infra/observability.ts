@@ -6,11 +6,13 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE } from '../functions/core/metrics.js';
+import type { BrokerSettings } from '../functions/core/settings.js';
 
 /** The dimension Powertools Metrics adds to every metric. */
 export const SERVICE_DIMENSION = 'service';
@@ -18,6 +20,9 @@ export const SERVICE_DIMENSION = 'service';
 export interface BrokerObservabilityProps {
   readonly serviceName: string;
   readonly sweepInterval: Duration;
+  /** The functions' settings: the refresh window, minimum validity, backoff and Hub deadline. */
+  readonly settings: BrokerSettings;
+  readonly table: dynamodb.ITable;
   readonly functions: {
     readonly mint: lambda.IFunction;
     readonly sweep: lambda.IFunction;
@@ -32,6 +37,22 @@ export interface BrokerObservabilityProps {
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
+/** The broker's own DynamoDB calls: the throttles and system errors that alarm. */
+const TABLE_OPERATIONS = [
+  dynamodb.Operation.GET_ITEM,
+  dynamodb.Operation.UPDATE_ITEM,
+  dynamodb.Operation.QUERY,
+];
+
+/**
+ * TokensOverdue's threshold (s): a key this far past its refresh time still has at least the
+ * minimum validity left, since it became due with the whole refresh window ahead of its expiry.
+ */
+export function overdueThresholdSeconds(
+  settings: Pick<BrokerSettings, 'refreshAheadMs' | 'minValiditySeconds'>,
+): number {
+  return (settings.refreshAheadMs - settings.minValiditySeconds * 1000) / 1000;
+}
 
 export class BrokerObservability extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -41,7 +62,7 @@ export class BrokerObservability extends Construct {
   constructor(scope: Construct, id: string, props: BrokerObservabilityProps) {
     super(scope, id);
     this.#props = props;
-    const { functions, queues, sweepInterval } = props;
+    const { functions, queues, sweepInterval, settings, table } = props;
 
     for (const [name, queue, what] of [
       [
@@ -78,13 +99,20 @@ export class BrokerObservability extends Construct {
       description:
         'The Hub refused to renew a token for good (scope or connection withdrawn). Its consumers now get an error.',
     });
-    const overdue = 2 * sweepInterval.toSeconds();
+    // The sizing keeps the refresh window at least one sweep plus the minimum validity, so a key
+    // found on time is under this threshold; the first sweep it misses crosses it while its token
+    // still serves every consumer. The worker reports keys in backoff (out of the sweeper's sight) at
+    // each retry, so one datapoint alarms and the alarm holds for as long as the longest backoff.
+    const overdue = overdueThresholdSeconds(settings);
+    const backoffSweeps = Math.ceil(settings.failureBackoffMaxMs / sweepInterval.toMilliseconds());
     this.#alarm('TokensOverdue', {
       metric: this.metric(METRIC.oldestOverdueSeconds, 'Maximum', sweepInterval),
       threshold: overdue,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      description: `A token is still due ${overdue} s (two sweeps) after its refresh time: refreshes are not keeping up.`,
+      evaluationPeriods: Math.max(1, backoffSweeps),
+      datapointsToAlarm: 1,
+      description:
+        `A token is ${overdue} s past its refresh time, found late by the sweeper or failing at the worker: ` +
+        'it still has the minimum validity left, but refreshes are not keeping up.',
     });
     this.#alarm('RefreshQueueBacklog', {
       metric: queues.refresh.metricApproximateAgeOfOldestMessage({
@@ -103,23 +131,64 @@ export class BrokerObservability extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       description: `The sweeper has not run for ${silence.toMinutes()} minutes: the schedule is off or cannot invoke it.`,
     });
-    for (const [name, fn, threshold] of [
-      // The mint function reports refusals (scope not granted, bad request) as function errors too.
-      ['Mint', functions.mint, 5],
-      ['Sweep', functions.sweep, 1],
-      ['Refresh', functions.refresh, 1],
+    // The mint function reports the caller's refusals as function errors too: those are left out.
+    this.#alarm('MintFunctionErrors', {
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(errors, 0) - FILL(refusals, 0)',
+        usingMetrics: {
+          errors: functions.mint.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+          refusals: this.metric(METRIC.mintRefusals, 'Sum', FIVE_MINUTES),
+        },
+        label: 'mint errors that are not the caller’s',
+        period: FIVE_MINUTES,
+      }),
+      threshold: 5,
+      description:
+        'The mint function failed 5 or more times in 5 minutes for the broker or the Hub (not bad requests ' +
+        'or ungranted scopes: MintRefusals). See its log group.',
+    });
+    for (const [name, fn] of [
+      ['Sweep', functions.sweep],
+      ['Refresh', functions.refresh],
     ] as const) {
       this.#alarm(`${name}FunctionErrors`, {
         metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
-        threshold,
-        description: `The ${name.toLowerCase()} function failed ${threshold} or more times in 5 minutes. See its log group.`,
+        threshold: 1,
+        description: `The ${name.toLowerCase()} function failed 1 or more times in 5 minutes. See its log group.`,
       });
+    }
+    for (const [name, fn] of [
+      ['Mint', functions.mint],
+      ['Sweep', functions.sweep],
+      ['Refresh', functions.refresh],
+    ] as const) {
       this.#alarm(`${name}FunctionThrottles`, {
         metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
         threshold: 1,
         description: `Lambda throttled the ${name.toLowerCase()} function (account or reserved concurrency exhausted).`,
       });
     }
+    const slow = settings.hubDeadlineMs;
+    this.#alarm('MintDurationP99', {
+      metric: functions.mint.metricDuration({ period: FIVE_MINUTES, statistic: 'p99' }),
+      threshold: slow,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      description: `1 % of mints take ${slow / 1000} s (a whole Hub deadline) or more: callers wait on leases or a slow Hub.`,
+    });
+    this.#alarm('TableThrottles', {
+      metric: table.metricThrottledRequestsForOperations({
+        operations: TABLE_OPERATIONS,
+        period: FIVE_MINUTES,
+      }),
+      threshold: 1,
+      description: 'DynamoDB throttled the broker’s reads or writes of the tokens table.',
+    });
+    this.#alarm('TableSystemErrors', {
+      metric: table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }),
+      threshold: 1,
+      description: 'DynamoDB answered the broker with internal server errors.',
+    });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
@@ -132,7 +201,12 @@ export class BrokerObservability extends Construct {
             METRIC.skipped,
             METRIC.retired,
           ]),
-          this.#graph('Failures', [METRIC.mintFailures, METRIC.refreshFailures, METRIC.revoked]),
+          this.#graph('Failures', [
+            METRIC.mintFailures,
+            METRIC.mintRefusals,
+            METRIC.refreshFailures,
+            METRIC.revoked,
+          ]),
         ],
         [
           new cloudwatch.GraphWidget({

@@ -3,10 +3,9 @@
  * the keys of the tokens due for refresh, and the refresh worker takes them off the queue at the pace
  * the Hub rate limit allows (docs/refresh.md, docs/deploy.md "Sizing").
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Names, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -101,22 +100,45 @@ export class RefreshPipeline extends Construct {
       timeout: Duration.seconds(sizing.refreshTimeoutSeconds),
       environment,
     });
-    this.refreshFunction.addEventSource(
-      new SqsEventSource(this.refreshQueue, {
+    // What SqsEventSource builds, under the id it gives (so the deployed mapping keeps its logical ID),
+    // without its grantConsumeMessages: that adds sqs:GetQueueUrl, which the poller never calls.
+    this.refreshFunction.addEventSourceMapping(
+      `SqsEventSource:${Names.nodeUniqueId(this.refreshQueue.node)}`,
+      {
+        eventSourceArn: this.refreshQueue.queueArn,
         batchSize: props.refreshBatchSize,
         // With the worker's pacer, this keeps the fleet under the Hub rate limit (docs/deploy.md).
         maxConcurrency: refreshConcurrency,
         reportBatchItemFailures: true,
-      }),
+      },
+    );
+    this.refreshQueue.grant(
+      refreshRole,
+      'sqs:ReceiveMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:GetQueueAttributes',
+      'sqs:DeleteMessage',
     );
 
     props.table.grantDueIndexQuery(sweepRole);
     // GetQueueAttributes: the sweeper hands out no more than the workers can do before the next sweep.
     this.refreshQueue.grant(sweepRole, 'sqs:SendMessage', 'sqs:GetQueueAttributes');
 
+    // Scheduler assumes the role with aws:SourceArn set to the schedule's group (its user guide), not
+    // the schedule: the sweep schedule is in the account's default group.
+    const stack = Stack.of(this);
     this.scheduleRole = new iam.Role(this, 'ScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': stack.account,
+            'aws:SourceArn': stack.formatArn({
+              service: 'scheduler',
+              resource: 'schedule-group',
+              resourceName: 'default',
+            }),
+          },
+        },
       }),
       description: 'Zaikio token broker: EventBridge Scheduler starts the sweeper',
     });

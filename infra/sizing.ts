@@ -3,6 +3,7 @@
  * concurrency derived from them, the sweep interval and the Hub rate limit. Pure functions, so the
  * rules are tested without synthesizing. docs/deploy.md ("Sizing") explains the formulas.
  */
+import { refreshInFlight, refreshPacingMs } from '../functions/core/lifecycle/refresh.js';
 import { type BrokerSettings, DEFAULT_SETTINGS, resolveSettings } from '../functions/core/settings.js';
 
 /** Settings the construct derives from its own props; they cannot be set in `settings` as well. */
@@ -41,6 +42,25 @@ export interface Sizing {
   readonly refreshKeysPerInvocation: number;
   /** Least time between two Hub requests started by one worker invocation (the worker's pacer). */
   readonly refreshPacingMs: number;
+  /** The mint function's default reserved concurrency: see mintConcurrencyFor. */
+  readonly mintConcurrency: number;
+}
+
+/** The mint function's reserved concurrency never defaults lower than this. */
+export const MIN_MINT_CONCURRENCY = 10;
+
+/**
+ * A ceiling on concurrent mints: the app's whole Hub rate limit with every request taking its full
+ * deadline. More mints at once could only wait for a Hub that answers no faster, while each one
+ * holds a share of the account's concurrency; a consumer flooding the mint is throttled here
+ * instead of starving the account's other functions.
+ */
+export function mintConcurrencyFor(
+  hubRateLimit: SizingInput['hubRateLimit'],
+  settings: Pick<BrokerSettings, 'hubDeadlineMs'>,
+): number {
+  const requestsPerSecond = (hubRateLimit.requests * 1000) / hubRateLimit.perMs;
+  return Math.max(MIN_MINT_CONCURRENCY, Math.ceil((requestsPerSecond * settings.hubDeadlineMs) / 1000));
 }
 
 /** One invocation starts at most this many Hub requests per second; more load means more invocations. */
@@ -63,7 +83,7 @@ export function refreshConcurrencyFor(hubRequestsPerSecond: number): number {
 export function refreshPacingMsFor(
   settings: Pick<BrokerSettings, 'hubRequestsPerSecond' | 'refreshConcurrency'>,
 ): number {
-  return (1000 * settings.refreshConcurrency) / settings.hubRequestsPerSecond;
+  return refreshPacingMs(settings);
 }
 
 export class SizingError extends Error {
@@ -163,6 +183,13 @@ export function computeSizing(input: SizingInput): Sizing {
       "above Lambda's 900 s; lower refreshBatchSize, settings.keysPerMessage or hubDeadlineMs, or raise hubRateLimit",
   );
 
+  check(
+    refreshInFlight(settings) >= 1,
+    `the pacing the Hub rate limit needs (${refreshPacingMs} ms between one worker's requests) leaves a ` +
+      `key no time inside its Hub deadline (hubDeadlineMs, ${seconds(settings.hubDeadlineMs)}) for a retry or the ` +
+      'fallback to client credentials, so keys would time out without being sent; raise hubRateLimit, ' +
+      'refreshShareOfRateLimit or settings.hubDeadlineMs',
+  );
   return {
     settings,
     mintTimeoutSeconds,
@@ -172,5 +199,6 @@ export function computeSizing(input: SizingInput): Sizing {
     refreshVisibilityTimeoutSeconds: 6 * refreshTimeoutSeconds,
     refreshKeysPerInvocation: keys,
     refreshPacingMs,
+    mintConcurrency: mintConcurrencyFor(input.hubRateLimit, settings),
   };
 }

@@ -1,6 +1,8 @@
 /**
  * What a consumer needs of a broker, whether it was built in this app or deployed by another:
- * `IZaikioTokenBroker`, its grant, and the broker imported from its stack's outputs.
+ * `IZaikioTokenBroker`, its grant, and the broker imported from its stack's outputs. A grant is a
+ * consumer of the broker: an alias of the mint function that only it may invoke, and the policy the
+ * mint enforces for that alias (infra/mint-consumers.ts, functions/core/access.ts).
  */
 import { Annotations, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -8,19 +10,36 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, type IConstruct } from 'constructs';
+import { ALL_BEARERS, isConsumerName } from '../functions/core/access.js';
 import { assertClientName } from '../functions/core/config.js';
 import { CONSUMER_ENV } from '../functions/core/env.js';
-import { assertBearerId, bearerKey } from '../functions/core/scopes.js';
+import { type GrantOptions, grantedBearers } from '../functions/core/grant-policy.js';
 import { DEFAULT_SETTINGS } from '../functions/core/settings.js';
 import { READABLE_ATTRIBUTES } from '../functions/core/store/schema.js';
 
-export interface TokenAccessOptions {
+export type { GrantOptions } from '../functions/core/grant-policy.js';
+
+/**
+ * A grant: the bearers (`organizations`, `persons`, or `allBearers: true`; reads are limited to the
+ * same bearers with `dynamodb:LeadingKeys`), the scope patterns and the apps the consumer may ask
+ * the mint function for, and its ceiling on new keys.
+ */
+export interface TokenAccessOptions extends GrantOptions {
   /**
-   * Limit reads to the tokens of these organizations (Zaikio organization ids) with
-   * `dynamodb:LeadingKeys`. The mint function is not limited this way: see docs/deploy.md.
-   * @default tokens of every bearer
+   * The consumer's name: the mint alias it invokes and the name in the mint's audit log. On a broker
+   * this app builds: a new consumer with this grant's policy, or one declared with `addConsumer` (then
+   * give its bearers again or none). On an imported broker: required, a consumer the broker's stack
+   * declared with `addConsumer`; give the same bearers, which limit the reads here.
+   * @default a new consumer named after the grantee's construct path
    */
-  readonly organizations?: readonly string[];
+  readonly consumer?: string;
+}
+
+/** What a grant resolves to: the alias ARN to invoke and the bearers whose items may be read. */
+export interface ResolvedConsumer {
+  readonly name: string;
+  readonly aliasArn: string;
+  readonly bearers: typeof ALL_BEARERS | readonly string[];
 }
 
 /** A token broker a consumer can be granted access to: one this app builds, or one imported. */
@@ -32,24 +51,25 @@ export interface IZaikioTokenBroker extends IConstruct {
   /** The app a request without `client` gets. */
   readonly defaultClient: string;
   /**
-   * The environment the consumer client reads (TOKENS_TABLE_NAME, MINT_FUNCTION_NAME, …). The grant
-   * sets it on a Lambda function; give it yourself to any other grantee.
+   * The environment the consumer client reads (TOKENS_TABLE_NAME, MINT_FUNCTION_NAME: the consumer's
+   * alias ARN, …). The grant sets it on a Lambda function; give it yourself to any other grantee.
    */
-  readonly consumerEnvironment: Readonly<Record<string, string>>;
+  consumerEnvironment(consumer: string): Readonly<Record<string, string>>;
   /**
-   * Lets `grantee` read tokens and ask for new ones: GetItem of the readable attributes only (never
-   * the refresh token), optionally only for some organizations, and Invoke on the mint function.
-   * Nothing else: no write, no Query or Scan, no secret. On a Lambda function it also sets
+   * Lets `grantee` read tokens and ask for new ones as a consumer: GetItem of the readable attributes
+   * only (never the refresh token) of the granted bearers' tokens, and Invoke on the consumer's mint
+   * alias only, where the mint function enforces the grant's bearers, scopes and apps. Nothing else:
+   * no write, no Query or Scan, no secret, no other alias. On a Lambda function it also sets
    * `consumerEnvironment`; on any other grantee it adds a warning saying to pass it yourself.
    */
-  grantTokenAccess(grantee: iam.IGrantable, options?: TokenAccessOptions): iam.Grant;
+  grantTokenAccess(grantee: iam.IGrantable, options: TokenAccessOptions): iam.Grant;
 }
 
 /** What `ZaikioTokenBroker.fromBrokerAttributes` needs: the broker stack's `BrokerAttributes` output. */
 export interface ZaikioTokenBrokerAttributes {
   /** The tokens table's ARN (output `TableArn`). */
   readonly tableArn: string;
-  /** The mint function's ARN, unqualified (output `MintFunctionArn`). */
+  /** The mint function's ARN, unqualified (output `MintFunctionArn`); consumers invoke `<arn>:<consumer>`. */
   readonly mintFunctionArn: string;
   /**
    * The app a request without `client` gets.
@@ -74,26 +94,30 @@ export abstract class TokenBrokerBase extends Construct implements IZaikioTokenB
   abstract readonly mintFunction: lambda.IFunction;
   abstract readonly defaultClient: string;
   protected abstract readonly usageRecordIntervalMs: number;
+  /** The consumer a grant names or declares, checked. */
+  protected abstract resolveConsumer(grantee: iam.IGrantable, options: TokenAccessOptions): ResolvedConsumer;
+  /** The alias ARN of a consumer. */
+  protected abstract aliasArnOf(consumer: string): string;
 
-  get consumerEnvironment(): Readonly<Record<string, string>> {
+  consumerEnvironment(consumer: string): Readonly<Record<string, string>> {
     return {
       [CONSUMER_ENV.tableName]: this.table.tableName,
-      [CONSUMER_ENV.mintFunctionName]: this.mintFunction.functionName,
+      // The alias names the caller: the mint refuses an unqualified invocation.
+      [CONSUMER_ENV.mintFunctionName]: this.aliasArnOf(consumer),
       [CONSUMER_ENV.defaultClient]: this.defaultClient,
       [CONSUMER_ENV.usageRecordIntervalMs]: String(this.usageRecordIntervalMs),
     };
   }
 
-  grantTokenAccess(grantee: iam.IGrantable, options: TokenAccessOptions = {}): iam.Grant {
-    const leadingKeys = options.organizations?.map((id) => {
-      assertBearerId(id, 'organization id');
-      return bearerKey({ type: 'Organization', id });
-    });
-    if (leadingKeys?.length === 0) {
+  grantTokenAccess(grantee: iam.IGrantable, options: TokenAccessOptions): iam.Grant {
+    if (typeof options !== 'object' || options === null) {
       throw new Error(
-        'ZaikioTokenBroker: grantTokenAccess: organizations must not be empty; omit it for all',
+        'ZaikioTokenBroker: grantTokenAccess needs the grant: its bearers (organizations, persons or ' +
+          'allBearers: true) and scopes',
       );
     }
+    const consumer = this.resolveConsumer(grantee, options);
+    const leadingKeys = consumer.bearers === ALL_BEARERS ? undefined : [...consumer.bearers];
     const read = iam.Grant.addToPrincipal({
       grantee,
       actions: ['dynamodb:GetItem'],
@@ -107,10 +131,11 @@ export abstract class TokenBrokerBase extends Construct implements IZaikioTokenB
         StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
       },
     });
+    // The alias only: neither the unqualified function, nor a version, nor another consumer's alias.
     const invoke = iam.Grant.addToPrincipal({
       grantee,
       actions: ['lambda:InvokeFunction'],
-      resourceArns: [this.mintFunction.functionArn],
+      resourceArns: [consumer.aliasArn],
     });
     if (!read.success || !invoke.success) {
       throw new Error(
@@ -121,21 +146,21 @@ export abstract class TokenBrokerBase extends Construct implements IZaikioTokenB
     const key = this.table.encryptionKey;
     const grant =
       key === undefined ? read.combine(invoke) : read.combine(invoke).combine(key.grantDecrypt(grantee));
-    this.#setEnvironment(grantee);
+    this.#setEnvironment(grantee, consumer.name);
     return grant;
   }
 
-  #setEnvironment(grantee: iam.IGrantable): void {
+  #setEnvironment(grantee: iam.IGrantable, consumer: string): void {
+    const environment = this.consumerEnvironment(consumer);
     if (hasEnvironment(grantee)) {
-      for (const [name, value] of Object.entries(this.consumerEnvironment))
-        grantee.addEnvironment(name, value);
+      for (const [name, value] of Object.entries(environment)) grantee.addEnvironment(name, value);
       return;
     }
     const where: IConstruct = Construct.isConstruct(grantee) ? grantee : this;
     Annotations.of(where).addWarningV2(
       'zaikio-token-broker:consumerEnvironment',
       'grantTokenAccess could not set the consumer environment on this grantee (not a Lambda function): ' +
-        `pass broker.consumerEnvironment (${Object.keys(this.consumerEnvironment).join(', ')}) to it yourself`,
+        `pass broker.consumerEnvironment ("${consumer}") (${Object.keys(environment).join(', ')}) to it yourself`,
     );
   }
 }
@@ -192,5 +217,30 @@ export class ImportedZaikioTokenBroker extends TokenBrokerBase {
       // Only add to the consumer's own policy; never try to edit the other app's function.
       skipPermissions: true,
     });
+  }
+
+  /**
+   * The broker's stack declared the consumer (`addConsumer`) and holds its policy, which the mint
+   * enforces; this app names it and limits its reads to the bearers given here.
+   */
+  protected resolveConsumer(_grantee: iam.IGrantable, options: TokenAccessOptions): ResolvedConsumer {
+    const where = 'ZaikioTokenBroker: grantTokenAccess on an imported broker';
+    const { consumer, scopes, clients, newKeysPerHour } = options;
+    if (consumer === undefined || !isConsumerName(consumer)) {
+      throw new Error(
+        `${where} needs consumer: the name of a consumer the broker's stack declared with addConsumer`,
+      );
+    }
+    if (scopes !== undefined || clients !== undefined || newKeysPerHour !== undefined) {
+      throw new Error(
+        `${where}: scopes, clients and newKeysPerHour belong to the broker's stack (addConsumer("${consumer}", …)), ` +
+          'which the mint function enforces; give only the bearers here',
+      );
+    }
+    return { name: consumer, aliasArn: this.aliasArnOf(consumer), bearers: grantedBearers(options, where) };
+  }
+
+  protected aliasArnOf(consumer: string): string {
+    return `${this.mintFunction.functionArn}:${consumer}`;
   }
 }

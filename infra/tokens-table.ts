@@ -89,14 +89,19 @@ export class TokensTable extends dynamodb.Table {
       resourcePolicy: new iam.PolicyDocument({
         statements: [
           denyAllBut('OnlyTheBrokerWritesTokens', WRITE_ACTIONS, writers),
-          // Even an account administrator's broad policy cannot read refresh tokens: everyone but the
-          // broker's roles may read only named attributes, and never the refresh token.
+          // A broad identity policy (an administrator's) reads no refresh token through the data plane:
+          // everyone but the broker's roles may read only named attributes, and never the refresh
+          // token. The control plane remains (docs/deploy.md, "What an administrator can still do").
           denyAllBut('OnlyTheBrokerReadsRefreshTokens', READ_ACTIONS, brokerRoles, {
             'ForAnyValue:StringEquals': { 'dynamodb:Attributes': [ATTR.refreshToken] },
           }),
           denyAllBut('OthersReadOnlyNamedAttributes', READ_ACTIONS, brokerRoles, {
             StringNotEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
           }),
+          // A failed ConditionCheckItem with ReturnValuesOnConditionCheckFailure returns the whole
+          // item, refresh token included, and no condition key can limit its attributes; the broker
+          // never calls it.
+          denyAllBut('OnlyTheBrokerChecksConditions', ['dynamodb:ConditionCheckItem'], brokerRoles),
         ],
       }),
     });

@@ -19,12 +19,16 @@ import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { createBrokerFunction, type FunctionDefaults, resolveFunctionOptions } from './broker-function.js';
 import type { ZaikioTokenBrokerProps } from './broker-props.js';
 import { type ClientSecret, ClientSecrets } from './client-secrets.js';
+import { type BrokerConsumer, consumerNameFor, MintConsumers } from './mint-consumers.js';
 import { BrokerObservability } from './observability.js';
 import { RefreshPipeline } from './refresh-pipeline.js';
 import { computeSizing, type Sizing } from './sizing.js';
 import {
+  type GrantOptions,
   ImportedZaikioTokenBroker,
   type IZaikioTokenBroker,
+  type ResolvedConsumer,
+  type TokenAccessOptions,
   TokenBrokerBase,
   type ZaikioTokenBrokerAttributes,
 } from './token-access.js';
@@ -62,6 +66,7 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
   /** The app a request without `client` gets. */
   readonly defaultClient: string;
   protected readonly usageRecordIntervalMs: number;
+  readonly #consumers: MintConsumers;
 
   constructor(scope: Construct, id: string, props: ZaikioTokenBrokerProps = {}) {
     super(scope, id);
@@ -134,19 +139,37 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
       logLevel: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     };
+    // Ceilings from the sizing unless the user sets them: the mint's bounds what any consumer can
+    // make the broker do at once; one sweeper at a time is all a schedule ever needs.
     const options = {
-      mint: resolveFunctionOptions('mint', props.functions?.mint ?? {}, defaults),
-      sweep: resolveFunctionOptions('sweep', props.functions?.sweep ?? {}, defaults),
+      mint: resolveFunctionOptions(
+        'mint',
+        { reservedConcurrentExecutions: this.sizing.mintConcurrency, ...props.functions?.mint },
+        defaults,
+      ),
+      sweep: resolveFunctionOptions(
+        'sweep',
+        { reservedConcurrentExecutions: 1, ...props.functions?.sweep },
+        defaults,
+      ),
       refresh: resolveFunctionOptions('refresh', props.functions?.refresh ?? {}, defaults),
     };
 
-    this.mintFunction = createBrokerFunction(this, 'Mint', {
+    const mintFunction = createBrokerFunction(this, 'Mint', {
       ...options.mint,
       code: 'mint',
       role: roles.mint,
-      description: 'Zaikio token broker: get-or-mint a token (invoked by consumers)',
+      description: 'Zaikio token broker: get-or-mint a token (invoked by consumers through their aliases)',
       timeout: Duration.seconds(this.sizing.mintTimeoutSeconds),
       environment,
+      // The consumers' aliases move to each new version; the one they left is no longer needed.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
+    });
+    this.mintFunction = mintFunction;
+    this.#consumers = new MintConsumers(this, 'Consumers', {
+      mintFunction,
+      clients: this.clientSecrets.map(({ client }) => client),
+      defaultClient,
     });
 
     // CDK leaves the id `Default` out of logical IDs and of the unique ids derived from construct
@@ -172,7 +195,7 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
     // Least privilege, written out action by action (no wildcard, no index wildcard).
     for (const role of writers) {
       table.grantTokenWrites(role);
-      for (const { secret } of this.clientSecrets) secret.grantRead(role);
+      secrets.grantValueRead(role);
     }
 
     if (defaults.tracing !== lambda.Tracing.DISABLED) {
@@ -190,6 +213,8 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
     this.observability = new BrokerObservability(this, 'Observability', {
       serviceName: this.serviceName,
       sweepInterval,
+      settings: this.sizing.settings,
+      table,
       functions: { mint: this.mintFunction, sweep: this.sweepFunction, refresh: this.refreshFunction },
       queues: {
         refresh: this.refreshQueue,
@@ -214,6 +239,44 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
         ? {}
         : { tableEncryptionKeyArn: this.table.encryptionKey.keyArn }),
     };
+  }
+
+  /**
+   * Declares a consumer: an alias of the mint function named `name`, and what the mint lets a caller
+   * of that alias have. `grantTokenAccess` declares one per grant; declare one here for a function of
+   * another CDK app, which grants with `{ consumer: name, …bearers }` on the imported broker.
+   */
+  addConsumer(name: string, policy: GrantOptions): BrokerConsumer {
+    return this.#consumers.add(name, policy);
+  }
+
+  protected resolveConsumer(grantee: iam.IGrantable, options: TokenAccessOptions): ResolvedConsumer {
+    const { consumer: named, ...policy } = options;
+    const declared = named === undefined ? undefined : this.#consumers.get(named);
+    if (declared !== undefined) {
+      // Its declared policy is the whole grant, reads included: a second policy could only disagree.
+      if (Object.values(policy).some((value) => value !== undefined)) {
+        throw new Error(
+          `ZaikioTokenBroker: grantTokenAccess: consumer "${named}" is already declared with its policy; ` +
+            'give only its name',
+        );
+      }
+      return { name: declared.name, aliasArn: declared.aliasArn, bearers: declared.policy.bearers };
+    }
+    const name = named ?? consumerNameFor(grantee);
+    if (name === undefined) {
+      throw new Error('ZaikioTokenBroker: grantTokenAccess: name the consumer (consumer) of this grantee');
+    }
+    const added = this.#consumers.add(name, policy);
+    return { name, aliasArn: added.aliasArn, bearers: added.policy.bearers };
+  }
+
+  protected aliasArnOf(consumer: string): string {
+    const declared = this.#consumers.get(consumer);
+    if (declared === undefined) {
+      throw new Error(`ZaikioTokenBroker: no consumer "${consumer}"; declare it with addConsumer or a grant`);
+    }
+    return declared.aliasArn;
   }
 
   #role(id: string, description: string): iam.Role {

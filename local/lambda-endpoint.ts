@@ -2,6 +2,9 @@
  * A local stand-in for the Lambda Invoke API: `POST /2015-03-31/functions/{name}/invocations`,
  * answered the way AWS Lambda answers it, so the real `LambdaClient` (with `endpoint` pointed here)
  * and any other language's SDK can invoke in-process handlers. Used by the tests and `npm start`.
+ * A qualifier (`name:alias` in the path, or `?Qualifier=alias` as the SDKs send it) reaches the
+ * handler as Lambda reports it: in `context.invokedFunctionArn`, which the mint function identifies
+ * its caller by. Locally nothing authorizes the qualifier, as IAM does in AWS.
  *
  * Payloads and results carry tokens: nothing here logs either, only names, status and duration.
  */
@@ -9,7 +12,15 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type LambdaFunction = (event: unknown) => Promise<unknown>;
+/** The part of Lambda's context the broker's handlers read. */
+export interface LocalLambdaContext {
+  readonly functionName: string;
+  /** The unqualified ARN, or `<arn>:<qualifier>` when the caller named one. */
+  readonly invokedFunctionArn: string;
+  readonly awsRequestId: string;
+}
+
+export type LambdaFunction = (event: unknown, context: LocalLambdaContext) => Promise<unknown>;
 
 export interface LambdaEndpointOptions {
   /** @default 0 (a free port) */
@@ -20,6 +31,11 @@ export interface LambdaEndpointOptions {
   readonly functions: Readonly<Record<string, LambdaFunction>>;
   /** One line per invocation (name, type, status, duration; never a payload). @default nothing */
   readonly log?: (line: string) => void;
+  /**
+   * Read-only JSON documents answered to `GET <path>`, beside the Invoke API (the local runtime's
+   * status for the operator CLI). What they return must hold no token or secret.
+   */
+  readonly documents?: Readonly<Record<string, () => unknown>>;
 }
 
 export interface LambdaEndpoint {
@@ -47,9 +63,15 @@ class PayloadTooLarge extends Error {}
 
 /** The function name in any form Lambda accepts: a name, `name:qualifier`, a full or partial ARN. */
 export function functionNameOf(identifier: string): string {
+  return qualifiedNameOf(identifier).name;
+}
+
+/** Name and qualifier of `name`, `name:qualifier`, `function:name[:qualifier]` or a full ARN. */
+export function qualifiedNameOf(identifier: string): { name: string; qualifier: string | undefined } {
   const parts = identifier.split(':');
   const at = parts.indexOf('function');
-  return (at >= 0 ? parts[at + 1] : parts[0]) ?? '';
+  const rest = at >= 0 ? parts.slice(at + 1) : parts;
+  return { name: rest[0] ?? '', qualifier: rest[1] };
 }
 
 function serviceError(status: number, type: string, message: string): Reply {
@@ -91,11 +113,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function run(fn: LambdaFunction, event: unknown): Promise<Reply> {
+async function run(fn: LambdaFunction, event: unknown, context: LocalLambdaContext): Promise<Reply> {
   let result: unknown;
   try {
     // A handler that throws before its first await is still a function error, not a crash here.
-    result = await Promise.resolve().then(() => fn(event));
+    result = await Promise.resolve().then(() => fn(event, context));
   } catch (error) {
     return functionError(error);
   }
@@ -117,10 +139,20 @@ async function run(fn: LambdaFunction, event: unknown): Promise<Reply> {
 export async function startLambdaEndpoint(options: LambdaEndpointOptions): Promise<LambdaEndpoint> {
   const functions = new Map(Object.entries(options.functions));
   const counts = new Map<string, number>();
+  const documents = new Map(Object.entries(options.documents ?? {}));
   const sockets = new Set<Socket>();
   const log = options.log;
 
   async function answer(req: IncomingMessage): Promise<Reply> {
+    const document = documents.get((req.url ?? '/').split('?')[0] ?? '/');
+    if (req.method === 'GET' && document !== undefined) {
+      req.resume();
+      return {
+        status: 200,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(document()),
+      };
+    }
     const match = INVOKE_PATH.exec((req.url ?? '/').split('?')[0] ?? '/');
     if (req.method !== 'POST' || match?.[1] === undefined) {
       req.resume();
@@ -137,7 +169,17 @@ export async function startLambdaEndpoint(options: LambdaEndpointOptions): Promi
         'the function name is not valid URL encoding',
       );
     }
-    const name = functionNameOf(identifier);
+    const { name, qualifier: inPath } = qualifiedNameOf(identifier);
+    const inQuery = new URL(req.url ?? '/', 'http://local').searchParams.get('Qualifier') ?? undefined;
+    if (inPath !== undefined && inQuery !== undefined && inPath !== inQuery) {
+      req.resume();
+      return serviceError(
+        400,
+        'InvalidParameterValueException',
+        'The derived qualifier from the function name does not match the specified qualifier.',
+      );
+    }
+    const qualifier = inPath ?? inQuery;
     const fn = functions.get(name);
     if (fn === undefined) {
       req.resume();
@@ -162,12 +204,17 @@ export async function startLambdaEndpoint(options: LambdaEndpointOptions): Promi
     const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
     if (type === 'DryRun') return { status: 204, headers: {}, body: '' };
     counts.set(name, (counts.get(name) ?? 0) + 1);
+    const context: LocalLambdaContext = {
+      functionName: name,
+      invokedFunctionArn: `${LOCAL_ARN_PREFIX}${name}${qualifier === undefined ? '' : `:${qualifier}`}`,
+      awsRequestId: randomUUID(),
+    };
     if (type === 'Event') {
       // Lambda queues the event and answers at once; the outcome reaches nobody.
-      void run(fn, event).then((reply) => log?.(`lambda ${name} Event -> ${describe(reply)}`));
+      void run(fn, event, context).then((reply) => log?.(`lambda ${name} Event -> ${describe(reply)}`));
       return { status: 202, headers: {}, body: '' };
     }
-    return run(fn, event);
+    return run(fn, event, context);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

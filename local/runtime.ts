@@ -15,10 +15,12 @@ import { resolveSettings } from '../functions/core/settings.js';
 import { createMintHandler } from '../functions/mint/handler.js';
 import { createRefresher, createRefreshHandler } from '../functions/refresh/handler.js';
 import { createSweepHandler } from '../functions/sweep/handler.js';
+import { DEFAULT_CONSUMERS_CONFIG, type LocalConsumers, localGrants, readConsumers } from './consumers.js';
 import { startLocalDynamoDB } from './dynamodb.js';
 import { HubSimulator, type SimulatorApp, type SimulatorGrant } from './hub-simulator/index.js';
 import { startLambdaEndpoint } from './lambda-endpoint.js';
 import { LocalRefreshQueue } from './refresh-queue.js';
+import { LOCAL_STATUS_PATH, type LocalStatus, type LocalSweepRecord } from './status.js';
 
 export const LOCAL_TABLE = 'zaikio-tokens';
 export const LOCAL_CLIENT = 'default';
@@ -41,6 +43,13 @@ export interface LocalRuntimeOptions {
   readonly hubConfig: HubConfigFile;
   readonly settings: Partial<BrokerSettings>;
   readonly logger: EventLogger;
+  /**
+   * The consumers the mint serves, as `grantTokenAccess` options by name; each calls `mint:<name>`.
+   * @default the consumers of local/consumers.json
+   */
+  readonly consumers?: LocalConsumers;
+  /** How long a refresh message the worker failed stays invisible. @default LOCAL_VISIBILITY_TIMEOUT_MS */
+  readonly refreshVisibilityTimeoutMs?: number;
 }
 
 export interface LocalRuntime {
@@ -49,6 +58,10 @@ export interface LocalRuntime {
   readonly hubUrl: string;
   readonly simulated: boolean;
   readonly settings: BrokerSettings;
+  /** The consumers' names: each invokes the mint function as `mint:<name>`. */
+  readonly consumers: readonly string[];
+  /** What `GET /local/status` on the Lambda endpoint answers (the operator CLI reads it there). */
+  status(): LocalStatus;
   stop(): Promise<void>;
 }
 
@@ -61,6 +74,9 @@ export function readHubConfig(path: string): HubConfigFile {
 }
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  // Checked before anything listens: a broken consumer must not leave dynalite running.
+  const consumers = options.consumers ?? readConsumers(DEFAULT_CONSUMERS_CONFIG);
+  const grants = localGrants(consumers, LOCAL_CLIENT);
   const dbPath = join(options.dataDir, 'dynamodb');
   if (options.reset) rmSync(dbPath, { recursive: true, force: true });
   mkdirSync(dbPath, { recursive: true });
@@ -96,24 +112,71 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     clients: { [LOCAL_CLIENT]: 'local' },
     defaultClient: LOCAL_CLIENT,
     settings,
+    grants,
   };
   const broker = createBroker(config, { dynamodb: dynamo.client(), secretSource });
-  const queue = new LocalRefreshQueue(settings.keysPerMessage);
+  const queue = new LocalRefreshQueue(settings.keysPerMessage, {
+    ...(options.refreshVisibilityTimeoutMs === undefined
+      ? {}
+      : { visibilityTimeoutMs: options.refreshVisibilityTimeoutMs }),
+  });
   const mint = createMintHandler(() => broker, options.logger);
   const sweep = createSweepHandler(() => ({ broker, queue }), options.logger);
   const refreshDependencies = { broker, refresher: createRefresher(broker) };
   const refresh = createRefreshHandler(() => refreshDependencies, options.logger);
 
+  // The operator CLI, another process, asks the running runtime for what only it knows.
+  let lastSweep: LocalSweepRecord | null = null;
+  const startedAt = new Date().toISOString();
+  const status = (): LocalStatus => {
+    const depths = queue.depths();
+    return {
+      startedAt,
+      table: LOCAL_TABLE,
+      dynamodbEndpoint: dynamo.endpoint,
+      scheduleIntervalMs: settings.scheduleIntervalMs,
+      lastSweep,
+      refreshQueue: {
+        visible: depths.visible,
+        inFlight: depths.inFlight,
+        visibilityTimeoutMs: queue.visibilityTimeoutMs,
+        maxReceiveCount: queue.maxReceiveCount,
+      },
+      deadLetterQueue: { messages: depths.deadLetter, deadLetters: queue.deadLetters() },
+    };
+  };
+
   const lambda = await startLambdaEndpoint({
     port: options.lambdaPort,
-    functions: { mint: mint as (event: unknown) => Promise<unknown> },
+    functions: { mint },
+    documents: { [LOCAL_STATUS_PATH]: status },
   });
 
   // One tick at a time: a slow tick (a slow Hub) delays the next instead of overlapping it.
   let running: Promise<void> | undefined;
   const tick = async () => {
-    await sweep({}, { getRemainingTimeInMillis: () => settings.scheduleIntervalMs });
-    for (let event = queue.take(); event !== undefined; event = queue.take()) await refresh(event);
+    const startedAt = Date.now();
+    try {
+      const result = await sweep({}, { getRemainingTimeInMillis: () => settings.scheduleIntervalMs });
+      lastSweep = { at: new Date(startedAt).toISOString(), durationMs: Date.now() - startedAt, ...result };
+    } catch (error) {
+      lastSweep = {
+        at: new Date(startedAt).toISOString(),
+        durationMs: Date.now() - startedAt,
+        error: String(error),
+      };
+      throw error;
+    } finally {
+      // Messages the worker failed earlier come back here once their visibility timeout has passed.
+      for (let event = queue.receive(); event !== undefined; event = queue.receive()) {
+        // An invocation that throws fails its whole batch, as with Lambda's SQS event source.
+        const response = await refresh(event).catch((error: unknown) => {
+          options.logger.error('refresh crashed', { message: String(error) });
+          return undefined;
+        });
+        queue.settle(event, response);
+      }
+    }
   };
   const timer = setInterval(() => {
     if (running !== undefined) return;
@@ -130,6 +193,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     hubUrl: hubBaseUrl,
     simulated: hub !== undefined,
     settings,
+    consumers: Object.keys(consumers),
+    status,
     async stop() {
       clearInterval(timer);
       await running;

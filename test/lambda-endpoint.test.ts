@@ -56,6 +56,29 @@ describe('functionNameOf', () => {
 });
 
 describe('local Lambda endpoint with the real LambdaClient', () => {
+  it('reports the qualifier the caller named in invokedFunctionArn, as Lambda does', async () => {
+    const arns: string[] = [];
+    const endpoint = await start({
+      mint: async (_event, context) => {
+        arns.push(context.invokedFunctionArn);
+        return {};
+      },
+    });
+    const lambda = lambdaClient(endpoint);
+    await lambda.send(new InvokeCommand({ FunctionName: 'mint' }));
+    await lambda.send(new InvokeCommand({ FunctionName: 'mint:orders' }));
+    await lambda.send(new InvokeCommand({ FunctionName: 'mint', Qualifier: 'invoices' }));
+    await lambda.send(
+      new InvokeCommand({ FunctionName: 'arn:aws:lambda:eu-central-1:123456789012:function:mint:orders' }),
+    );
+    const arn = 'arn:aws:lambda:local:000000000000:function:mint';
+    expect(arns).toEqual([arn, `${arn}:orders`, `${arn}:invoices`, `${arn}:orders`]);
+    await expect(
+      lambda.send(new InvokeCommand({ FunctionName: 'mint:orders', Qualifier: 'invoices' })),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    expect(arns).toHaveLength(4);
+  });
+
   it('passes the payload to the function and returns its JSON result', async () => {
     const seen: unknown[] = [];
     const endpoint = await start({

@@ -48,9 +48,12 @@ export class BenchRefreshQueue implements RefreshQueue {
     return (this.#visible + this.#inFlight) * this.#keysPerMessage;
   }
 
-  async send(messages: readonly (readonly TokenKey[])[]): Promise<number> {
+  async send(
+    messages: readonly (readonly TokenKey[])[],
+    options: { readonly sweptAt?: number } = {},
+  ): Promise<number> {
     this.#requests.sendMessageBatch += Math.ceil(messages.length / SEND_BATCH);
-    const accepted = await this.#inner.send(messages);
+    const accepted = await this.#inner.send(messages, options);
     this.#visible += messages.length;
     this.#messagesSent += messages.length;
     this.#keysSent += accepted;

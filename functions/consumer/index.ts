@@ -11,9 +11,11 @@ import type { AccessTokenRequest } from './request.js';
 import { type AccessToken, createTokenClient, type TokenClient } from './token-client.js';
 
 export {
+  AccessDeniedError,
   BrokerError,
   type BrokerErrorCode,
   type BrokerErrorDetails,
+  DependencyUnavailableError,
   HubUnavailableError,
   InvalidClientError,
   InvalidRequestError,

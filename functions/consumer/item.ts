@@ -5,7 +5,7 @@
  * keeps lib-dynamodb out of the bundle.
  */
 import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { HubUnavailableError, InvalidRequestError } from '../core/errors.js';
+import { DependencyUnavailableError, HubUnavailableError, InvalidRequestError } from '../core/errors.js';
 import type { TokenKey } from '../core/store/key.js';
 import type { StoredToken } from '../core/store/record.js';
 import { ATTR, READABLE_ATTRIBUTES } from '../core/store/schema.js';
@@ -100,7 +100,7 @@ export async function readToken(
         `the token table ${tableName} cannot be read (${name}): check TOKENS_TABLE_NAME and the grant`,
       );
     }
-    throw new HubUnavailableError(
+    throw new DependencyUnavailableError(
       'store_unavailable',
       `the token table could not be read (${name}); try again`,
       {},

@@ -6,6 +6,7 @@
 import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
 import {
   type BrokerError,
+  DependencyUnavailableError,
   HubUnavailableError,
   InvalidRequestError,
   PUBLIC_ERROR_TYPES,
@@ -62,7 +63,10 @@ function parseFunctionError(value: unknown, functionName: string): BrokerError {
   }
   // A runtime failure's message may quote anything; only its type is repeated here.
   const type = typeof errorType === 'string' ? errorType : 'an unnamed error';
-  return new HubUnavailableError('mint_unavailable', `the mint function ${functionName} failed with ${type}`);
+  return new DependencyUnavailableError(
+    'mint_unavailable',
+    `the mint function ${functionName} failed with ${type}`,
+  );
 }
 
 function decode(bytes: Uint8Array | undefined): unknown {
@@ -96,7 +100,7 @@ export async function invokeMint(
         `the mint function ${functionName} cannot be invoked (${name}): check MINT_FUNCTION_NAME and the grant`,
       );
     }
-    throw new HubUnavailableError(
+    throw new DependencyUnavailableError(
       'mint_unavailable',
       `the mint function ${functionName} could not be invoked (${name}); try again`,
       {},

@@ -33,6 +33,11 @@ export interface TokenClientOptions {
   readonly dynamodb?: DynamoDBClient;
   /** @default new LambdaClient({}) */
   readonly lambda?: LambdaClient;
+  /**
+   * Keys whose tokens this client keeps in memory. Past it the least recently used key is forgotten
+   * (its next call reads the table); expired tokens are dropped too. @default 10 000 (about 12 MB)
+   */
+  readonly maxCachedTokens?: number;
   /** Epoch milliseconds. @default Date.now */
   readonly clock?: () => number;
   /** Where the variables of CONSUMER_ENV are read. @default process.env */
@@ -45,12 +50,16 @@ export interface ResolvedOptions {
   readonly defaultClient: string;
   readonly minValiditySeconds: number;
   readonly usageRecordIntervalMs: number;
+  readonly maxCachedTokens: number;
   readonly dynamodb: DynamoDBClient;
   readonly lambda: LambdaClient;
   readonly clock: () => number;
   /** The SDK clients made here rather than passed in: the client's to destroy. */
   readonly owned: readonly { destroy(): void }[];
 }
+
+/** Enough for any one function's organizations; each key costs about 1.2 KB (docs/BENCHMARKS.md). */
+export const DEFAULT_MAX_CACHED_TOKENS = 10_000;
 
 type ResolvedEnv = Readonly<Record<string, string | undefined>>;
 
@@ -76,6 +85,10 @@ export function resolveOptions(options: TokenClientOptions): ResolvedOptions {
   if (!Number.isFinite(usageRecordIntervalMs) || usageRecordIntervalMs < 0) {
     throw new InvalidRequestError('invalid_request', 'usageRecordIntervalMs must be a finite number >= 0');
   }
+  const maxCachedTokens = options.maxCachedTokens ?? DEFAULT_MAX_CACHED_TOKENS;
+  if (!Number.isInteger(maxCachedTokens) || maxCachedTokens < 1) {
+    throw new InvalidRequestError('invalid_request', 'maxCachedTokens must be an integer >= 1');
+  }
   const tableName = setting(options.tableName, env, CONSUMER_ENV.tableName);
   const mintFunctionName = setting(options.mintFunctionName, env, CONSUMER_ENV.mintFunctionName);
   const dynamodb = options.dynamodb ?? new DynamoDBClient({});
@@ -86,6 +99,7 @@ export function resolveOptions(options: TokenClientOptions): ResolvedOptions {
     defaultClient: options.defaultClient ?? (env[CONSUMER_ENV.defaultClient] || 'default'),
     minValiditySeconds,
     usageRecordIntervalMs,
+    maxCachedTokens,
     dynamodb,
     lambda,
     clock: options.clock ?? Date.now,

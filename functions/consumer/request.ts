@@ -45,7 +45,8 @@ export interface MintPayload {
   readonly scopes: readonly string[];
   readonly client?: string;
   readonly minValiditySeconds: number;
-  readonly forceRefresh?: boolean;
+  /** The rejected token's SHA-256 (hex); `true` when the client does not know which token it was. */
+  readonly forceRefresh?: true | { readonly accessTokenSha256: string };
 }
 
 export interface ResolvedRequest {

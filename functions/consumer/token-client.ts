@@ -5,14 +5,21 @@
  *   3. one synchronous Invoke of the mint function otherwise: no token, expiring, revoked, unknown
  *      status, or use not recorded for an hour (consumers cannot write; the mint path records use,
  *      without which the refresher would consider the key idle).
- * Concurrent callers for one key share one lookup (2 and 3) and one forced re-mint.
+ * Concurrent callers for one key share one lookup (2 and 3) and one forced re-mint. Memory is
+ * bounded: expired tokens are dropped, and past maxCachedTokens keys the least recently used goes.
  */
 
 import { isServable, isUseStale, lasts } from '../core/lifecycle/serve.js';
+import { tokenSha256 } from '../core/token-hash.js';
 import { type ReadableItem, readToken } from './item.js';
 import { invokeMint } from './mint.js';
 import { type ResolvedOptions, resolveOptions, type TokenClientOptions } from './options.js';
-import { type AccessTokenRequest, type ResolvedRequest, resolveRequest } from './request.js';
+import {
+  type AccessTokenRequest,
+  type MintPayload,
+  type ResolvedRequest,
+  resolveRequest,
+} from './request.js';
 
 export interface AccessToken {
   readonly accessToken: string;
@@ -28,7 +35,9 @@ export interface AccessToken {
 export interface ForceRefreshOptions {
   /**
    * The token an API refused. When memory already holds a different one (another caller re-minted
-   * meanwhile), that one is returned without a new mint.
+   * meanwhile), that one is returned without a new mint; otherwise the mint function is told which
+   * token it was (by its SHA-256), and returns the stored one if someone already replaced it.
+   * @default the token this client remembers for the request
    */
   readonly rejectedToken?: string;
 }
@@ -42,9 +51,14 @@ interface Slot {
   generation: number;
 }
 
+/** How often, at most, every remembered token is checked for expiry. */
+const EXPIRED_SWEEP_INTERVAL_MS = 60_000;
+
 export class TokenClient {
   readonly #options: ResolvedOptions;
+  /** In order of use, least recent first: a Map iterates in insertion order, and a use re-inserts. */
   readonly #slots = new Map<string, Slot>();
+  #sweptAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: TokenClientOptions = {}) {
     this.#options = resolveOptions(options);
@@ -78,9 +92,13 @@ export class TokenClient {
       return { ...cached, source: 'memory' };
     }
     if (slot.forced !== undefined) return slot.forced;
+    // Named (by its hash: the token itself never travels back), so the broker serves a token someone
+    // already put in its place instead of minting again.
+    const rejectedToken = options.rejectedToken ?? cached?.accessToken;
+    const rejected = rejectedToken === undefined ? true : { accessTokenSha256: tokenSha256(rejectedToken) };
     slot.generation += 1;
     slot.token = undefined;
-    return this.#share(slot, 'forced', () => this.#mint(resolved, slot, true));
+    return this.#share(slot, 'forced', () => this.#mint(resolved, slot, rejected));
   }
 
   /** Closes the SDK clients this client made itself; injected ones are left to their owner. */
@@ -109,10 +127,10 @@ export class TokenClient {
   async #mint(
     request: ResolvedRequest,
     slot: Slot,
-    forceRefresh: boolean,
+    forceRefresh: MintPayload['forceRefresh'] | false,
     generation = slot.generation,
   ): Promise<AccessToken> {
-    const payload = forceRefresh ? { ...request.payload, forceRefresh } : request.payload;
+    const payload = forceRefresh === false ? request.payload : { ...request.payload, forceRefresh };
     const token = await invokeMint(this.#options.lambda, this.#options.mintFunctionName, payload);
     if (slot.generation === generation) slot.token = token;
     return { ...token };
@@ -146,8 +164,12 @@ export class TokenClient {
     let slot = this.#slots.get(id);
     if (slot === undefined) {
       slot = { token: undefined, lookup: undefined, forced: undefined, generation: 0 };
-      this.#slots.set(id, slot);
+    } else {
+      this.#slots.delete(id);
+      // An expired token is never served again: let it go now rather than at the next sweep.
+      if (slot.token !== undefined && !lasts(slot.token, this.#options.clock(), 0)) slot.token = undefined;
     }
+    this.#slots.set(id, slot);
     return slot;
   }
 
@@ -157,9 +179,33 @@ export class TokenClient {
     slot[field] = promise;
     const clear = () => {
       if (slot[field] === promise) slot[field] = undefined;
+      this.#trim();
     };
     promise.then(clear, clear);
     return promise;
+  }
+
+  /**
+   * Forgets what memory no longer needs: slots without a token (a failed lookup is not remembered),
+   * expired tokens (checked once a minute), then the least recently used keys past the cap. A slot
+   * with a lookup or re-mint in flight stays, so concurrent callers keep sharing it.
+   */
+  #trim(): void {
+    const now = this.#options.clock();
+    const idle = (slot: Slot) => slot.lookup === undefined && slot.forced === undefined;
+    if (now - this.#sweptAt >= EXPIRED_SWEEP_INTERVAL_MS) {
+      this.#sweptAt = now;
+      for (const [id, slot] of this.#slots) {
+        if (idle(slot) && (slot.token === undefined || !lasts(slot.token, now, 0))) this.#slots.delete(id);
+      }
+    }
+    let excess = this.#slots.size - this.#options.maxCachedTokens;
+    for (const [id, slot] of this.#slots) {
+      if (excess <= 0) break;
+      if (!idle(slot)) continue;
+      this.#slots.delete(id);
+      excess -= 1;
+    }
   }
 }
 

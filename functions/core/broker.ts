@@ -54,7 +54,7 @@ export function createBroker(config: BrokerConfig, deps: BrokerDependencies = {}
     tableName: config.tableName,
     dueShards: settings.dueShards,
   });
-  const fetcher = new HubTokenFetcher({ hub, credentials });
+  const fetcher = new HubTokenFetcher({ hub, credentials, clock });
   const service = new TokenService({
     store,
     fetcher,

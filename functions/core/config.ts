@@ -2,6 +2,7 @@
  * The broker's configuration as the functions receive it: environment variables set by the CDK
  * construct (or by the local runtime). Parsed strictly; a wrong value names the variable.
  */
+import { type AccessGrants, parseGrants } from './access.js';
 import { ENV } from './env.js';
 import { InvalidRequestError } from './errors.js';
 import { resolveHubBaseUrl } from './hub/environments.js';
@@ -29,6 +30,8 @@ export interface BrokerConfig {
   readonly clients: Readonly<Record<string, string>>;
   readonly defaultClient: string | undefined;
   readonly settings: BrokerSettings;
+  /** The mint function's grants; without them every caller is refused. */
+  readonly grants?: AccessGrants;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -82,5 +85,6 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     clients: clients as Record<string, string>,
     defaultClient: env[ENV.defaultClient] || undefined,
     settings: resolveSettings(settings),
+    grants: parseGrants(env[ENV.grants]),
   };
 }

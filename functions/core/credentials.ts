@@ -7,7 +7,7 @@ import { inspect } from 'node:util';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { assertClientName } from './config.js';
-import { InvalidClientError, InvalidRequestError } from './errors.js';
+import { DependencyUnavailableError, InvalidClientError, InvalidRequestError } from './errors.js';
 
 /** Holds the secret in a private field, so logging or serializing the object cannot leak it. */
 export class ClientCredentials {
@@ -140,9 +140,19 @@ export class CredentialsProvider {
         forceFetch: options.forceFetch ?? false,
       });
     } catch (error) {
+      const name = errorName(error);
+      if (!SECRET_UNREADABLE.has(name)) {
+        // Throttling, a 5xx or the network: Secrets Manager will answer again; the secret may be fine.
+        throw new DependencyUnavailableError(
+          'secrets_unavailable',
+          `Secrets Manager did not answer for the secret of client "${client}" (${name}); try again shortly`,
+          {},
+          { cause: error },
+        );
+      }
       throw new InvalidClientError(
         'secret_unavailable',
-        `could not read the secret of client "${client}" from Secrets Manager (${errorName(error)}); ` +
+        `could not read the secret of client "${client}" from Secrets Manager (${name}); ` +
           'check that it exists, holds a value, and that the broker may read it',
         {},
         { cause: error },
@@ -154,6 +164,18 @@ export class CredentialsProvider {
     return parseCredentialsSecret(value, client);
   }
 }
+
+/**
+ * Secrets Manager answers that no retry fixes: the secret is missing, deleted, not ours to read or
+ * to decrypt. Every other failure (throttling, a 5xx, a timeout, a reset) is transient.
+ */
+const SECRET_UNREADABLE: ReadonlySet<string> = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'DecryptionFailure',
+  'InvalidRequestException',
+  'InvalidParameterException',
+]);
 
 function errorName(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;

@@ -11,6 +11,8 @@ export const ENV = {
   defaultClient: 'ZAIKIO_DEFAULT_CLIENT',
   settings: 'BROKER_SETTINGS',
   refreshQueueUrl: 'REFRESH_QUEUE_URL',
+  /** Mint only: consumer name (its alias) → what it may ask for (functions/core/access.ts). */
+  grants: 'ZAIKIO_GRANTS',
 } as const;
 
 /** What a consumer reads (functions/consumer/options.ts); the construct's grant sets them. */

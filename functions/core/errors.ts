@@ -4,7 +4,7 @@
  * Rules: a message says what is wrong and what to do; it never contains a client secret, an access
  * token, a refresh token or a raw Hub response body. Structured details live in `details`, which is
  * also never a place for secrets. The class `name` is what AWS Lambda reports as `errorType`, so the
- * five public names below are part of the mint function's contract (docs/consumers.md).
+ * public names below are part of the mint function's contract (docs/consumers.md).
  */
 
 /**
@@ -14,6 +14,14 @@
 export const ERROR_CODES = {
   InvalidRequestError: ['invalid_request', 'malformed_scope', 'unknown_client'],
   ScopeNotGrantedError: ['scope_not_granted', 'partial_grant'],
+  AccessDeniedError: [
+    'access_denied',
+    'unidentified_caller',
+    'bearer_not_allowed',
+    'scope_not_allowed',
+    'client_not_allowed',
+    'new_key_limit',
+  ],
   InvalidClientError: ['invalid_client', 'secret_unavailable', 'secret_malformed'],
   InvalidGrantError: ['invalid_grant'],
   RateLimitedError: ['rate_limited'],
@@ -23,8 +31,12 @@ export const ERROR_CODES = {
     'hub_invalid_response',
     'lease_wait_timeout',
     'corrupt_item',
+  ],
+  DependencyUnavailableError: [
+    'dependency_unavailable',
     'store_unavailable',
     'mint_unavailable',
+    'secrets_unavailable',
   ],
 } as const;
 
@@ -46,6 +58,10 @@ export interface BrokerErrorDetails {
   readonly retryAt?: string;
   /** HTTP status of the Hub response that caused the error, if any. */
   readonly hubStatus?: number;
+  /** The consumer (grant) the mint function identified the caller as. */
+  readonly consumer?: string;
+  /** What a grant does not cover: bearers (`Org/<id>`), scopes or apps. */
+  readonly refused?: readonly string[];
 }
 
 export abstract class BrokerError extends Error {
@@ -88,6 +104,26 @@ export class ScopeNotGrantedError extends BrokerError {
     options?: { cause?: unknown },
   ) {
     super(message, details, options);
+  }
+}
+
+/**
+ * The caller's grant does not cover the request: the caller could not be identified (an unqualified
+ * invocation), or its grant does not include the bearer, a scope or the app, or it created more new
+ * keys this hour than its grant allows. Nothing was read from or written to the table for it.
+ */
+export class AccessDeniedError extends BrokerError {
+  override readonly name = 'AccessDeniedError';
+  constructor(
+    readonly code: CodesOf<'AccessDeniedError'>,
+    message: string,
+    details?: BrokerErrorDetails,
+  ) {
+    super(message, details);
+  }
+  /** Only the hourly ceiling on new keys lifts by itself; every other refusal needs a changed grant. */
+  get transient(): boolean {
+    return this.code === 'new_key_limit';
   }
 }
 
@@ -143,15 +179,45 @@ export class HubUnavailableError extends BrokerError {
   }
 }
 
+/**
+ * An AWS service the broker depends on (DynamoDB, Lambda, Secrets Manager) failed or throttled: not
+ * the Hub, not the caller, not the app's credentials. Try again.
+ */
+export class DependencyUnavailableError extends BrokerError {
+  override readonly name = 'DependencyUnavailableError';
+  readonly transient = true;
+  constructor(
+    readonly code: CodesOf<'DependencyUnavailableError'>,
+    message: string,
+    details?: BrokerErrorDetails,
+    options?: { cause?: unknown },
+  ) {
+    super(message, details, options);
+  }
+}
+
 /** The error names the mint function may report as `errorType`. */
 export const PUBLIC_ERROR_TYPES = [
   'InvalidRequestError',
   'ScopeNotGrantedError',
+  'AccessDeniedError',
   'InvalidClientError',
   'RateLimitedError',
   'HubUnavailableError',
+  'DependencyUnavailableError',
 ] as const;
 export type PublicErrorType = (typeof PUBLIC_ERROR_TYPES)[number];
+
+/** Failures that are the caller's to fix (its request, or a grant it lacks); all others are the broker's or the Hub's. */
+const CALLER_ERROR_TYPES: ReadonlySet<string> = new Set([
+  'InvalidRequestError',
+  'ScopeNotGrantedError',
+  'AccessDeniedError',
+]);
+
+export function isCallerError(error: unknown): boolean {
+  return error instanceof BrokerError && CALLER_ERROR_TYPES.has(error.name);
+}
 
 /**
  * Rebuilds a public error from its parts: used for failures recorded on a token item and, in the
@@ -167,10 +233,14 @@ export function reviveError(parts: {
   switch (parts.errorType) {
     case 'ScopeNotGrantedError':
       return new ScopeNotGrantedError(codeOf('ScopeNotGrantedError', code), message, details);
+    case 'AccessDeniedError':
+      return new AccessDeniedError(codeOf('AccessDeniedError', code), message, details);
     case 'InvalidClientError':
       return new InvalidClientError(codeOf('InvalidClientError', code), message, details);
     case 'InvalidRequestError':
       return new InvalidRequestError(codeOf('InvalidRequestError', code), message, details);
+    case 'DependencyUnavailableError':
+      return new DependencyUnavailableError(codeOf('DependencyUnavailableError', code), message, details);
     case 'RateLimitedError': {
       const retryAt = details.retryAt === undefined ? Number.NaN : Date.parse(details.retryAt);
       return new RateLimitedError(message, new Date(Number.isNaN(retryAt) ? Date.now() : retryAt), details);

@@ -7,8 +7,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 /** What the handlers need of a logger; Powertools' Logger in Lambda, a readable one locally. */
 export type EventLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
-export function createLogger(serviceName = 'zaikio-token-broker'): Logger {
-  return new Logger({ serviceName });
+/**
+ * The service name is the construct's (POWERTOOLS_SERVICE_NAME, unique per deployment), so that two
+ * brokers in one account can be told apart; a name given here would override it.
+ */
+export function createLogger(serviceName?: string): Logger {
+  return new Logger({
+    serviceName: serviceName ?? process.env.POWERTOOLS_SERVICE_NAME ?? 'zaikio-token-broker',
+  });
 }
 
 /** The loggable parts of any error: its class, code and message (which never carry secrets). */

@@ -3,6 +3,7 @@
  * and the consumer client share. Pure (errors and scopes only), so the consumer bundle may carry it.
  */
 import { InvalidRequestError } from './errors.js';
+import type { ForceRefresh } from './lifecycle/mint.js';
 import { assertBearerId, type Bearer, parseScopeString, type ScopeSet, scopeSet } from './scopes.js';
 
 export interface TokenRequest {
@@ -11,8 +12,12 @@ export interface TokenRequest {
   readonly client?: string | undefined;
   /** @default settings.minValiditySeconds (60) */
   readonly minValiditySeconds?: number | undefined;
-  /** Mint anew even though the stored token looks valid: an API rejected it. */
-  readonly forceRefresh?: boolean | undefined;
+  /**
+   * Mint anew even though the stored token looks valid: an API rejected it. Name the rejected token
+   * (lifecycle's ForceRefresh), so a token someone already replaced is served instead; `true`
+   * replaces only a token older than lifecycle's UNNAMED_FORCE_MIN_AGE_MS.
+   */
+  readonly forceRefresh?: ForceRefresh | undefined;
 }
 
 /** A token as the broker hands it out; the mint response is its JSON form (mint/payload.ts). */

@@ -55,6 +55,14 @@ export interface TokenServiceOptions {
 
 type Issued = { token: IssuedToken; outcome: TokenOutcome };
 
+export interface GetTokenHooks {
+  /**
+   * Called when the key has no item yet, before anything is written for it; throwing refuses the
+   * request (the mint function's per-grant ceiling on new keys).
+   */
+  readonly onNewKey?: () => void;
+}
+
 export class TokenService {
   readonly #options: TokenServiceOptions;
   readonly #random: () => number;
@@ -66,7 +74,7 @@ export class TokenService {
     this.#ownerId = options.ownerId ?? randomUUID();
   }
 
-  async getToken(request: TokenRequest): Promise<Issued> {
+  async getToken(request: TokenRequest, hooks: GetTokenHooks = {}): Promise<Issued> {
     const { store, credentials, settings, clock, sleep } = this.#options;
     const client = credentials.resolveClient(request.client);
     const minValiditySeconds = request.minValiditySeconds ?? settings.minValiditySeconds;
@@ -75,9 +83,10 @@ export class TokenService {
     const bearer = request.scopes.bearer;
 
     let record = await store.get(key, { consistent: true });
+    if (record === undefined) hooks.onNewKey?.();
     const attempt = startMintAttempt(
       record,
-      { minValidityMs: minValiditySeconds * 1000, forceRefresh: request.forceRefresh === true },
+      { minValidityMs: minValiditySeconds * 1000, forceRefresh: request.forceRefresh ?? false },
       clock(),
       settings,
     );
@@ -139,7 +148,7 @@ export class TokenService {
         throw error;
       }
       // The stored token, if any, stays for readers that need less validity.
-      const failure = failureWrite(error, lease.record.failureCount, clock(), settings, this.#random, 'mint');
+      const failure = failureWrite(error, lease.record, clock(), settings, this.#random, 'mint');
       await store.recordFailure(lease, failure);
       throw error;
     }

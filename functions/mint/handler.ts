@@ -1,31 +1,58 @@
 /**
- * Lambda adapter for get-or-mint: parse the payload, call the token service, shape the answer.
- * Errors are thrown so Lambda reports them with errorType = the error's name.
+ * Lambda adapter for get-or-mint: identify the caller by the alias it invoked, parse the payload,
+ * check the caller's grant (functions/core/access.ts), call the token service, shape the answer.
+ * Errors are thrown so Lambda reports them with errorType = the error's name. Every invocation logs
+ * one audit line: the consumer, the key and the outcome, never a token.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { checkRequest, identifyCaller, NewKeyLedger } from '../core/access.js';
 import { type Broker, createBroker } from '../core/broker.js';
 import { loadConfig } from '../core/config.js';
-import { BrokerError, HubUnavailableError } from '../core/errors.js';
+import {
+  AccessDeniedError,
+  BrokerError,
+  DependencyUnavailableError,
+  HubUnavailableError,
+  isCallerError,
+  PUBLIC_ERROR_TYPES,
+} from '../core/errors.js';
 import { createLogger, describeError, type EventLogger } from '../core/logger.js';
 import { METRIC, METRICS_NAMESPACE } from '../core/metrics.js';
 import { describeKey, tokenKey } from '../core/store/key.js';
 import { toWireError } from '../core/wire-error.js';
 import { type MintResponse, mintResponse, parseMintRequest } from './payload.js';
 
+/** What the mint reads of Lambda's context: the ARN, with the alias IAM authorized the caller for. */
+export interface MintContext {
+  readonly invokedFunctionArn?: string;
+}
+
 export function createMintHandler(
   broker: () => Broker,
   logger: EventLogger = createLogger(),
   metrics?: Metrics,
-): (event: unknown) => Promise<MintResponse> {
-  return async (event) => {
-    const { service, credentials, clock } = broker();
+): (event: unknown, context?: MintContext) => Promise<MintResponse> {
+  // New keys per consumer in this container (the grant's newKeysPerHour).
+  const ledger = new NewKeyLedger();
+  return async (event, context) => {
+    const { service, credentials, clock, config } = broker();
     const startedAt = clock();
+    let consumer: string | undefined;
     let key: string | undefined;
     try {
+      // Before anything else: an unidentified caller learns nothing, not even whether its payload parses.
+      const caller = identifyCaller(config.grants ?? {}, context?.invokedFunctionArn);
+      if (caller instanceof BrokerError) throw caller;
+      consumer = caller.consumer;
       const request = parseMintRequest(event);
-      key = describeKey(tokenKey(credentials.resolveClient(request.client), request.scopes));
-      const { token, outcome } = await service.getToken(request);
-      logger.info('token request', { key, outcome, durationMs: clock() - startedAt });
+      const client = credentials.resolveClient(request.client);
+      key = describeKey(tokenKey(client, request.scopes));
+      const refusal = checkRequest(caller, { client, scopes: request.scopes });
+      if (refusal !== undefined) throw refusal;
+      const { token, outcome } = await service.getToken(request, {
+        onNewKey: () => ledger.admit(caller, clock()),
+      });
+      logger.info('token request', { consumer, key, outcome, durationMs: clock() - startedAt });
       metrics?.addMetric(
         outcome === 'minted' ? METRIC.tokensMinted : METRIC.tokensServed,
         MetricUnit.Count,
@@ -34,24 +61,44 @@ export function createMintHandler(
       metrics?.publishStoredMetrics();
       return mintResponse(token);
     } catch (error) {
-      logger.warn('token request failed', { key, durationMs: clock() - startedAt, ...describeError(error) });
-      metrics?.addMetric(METRIC.mintFailures, MetricUnit.Count, 1);
+      logger.warn('token request failed', {
+        consumer,
+        key,
+        outcome: error instanceof AccessDeniedError ? 'denied' : 'failed',
+        durationMs: clock() - startedAt,
+        ...describeError(error),
+      });
+      const brokerError = publicError(error);
+      // The caller's own mistakes are counted apart, so that only the broker's and the Hub's alarm.
+      metrics?.addMetric(
+        isCallerError(brokerError) ? METRIC.mintRefusals : METRIC.mintFailures,
+        MetricUnit.Count,
+        1,
+      );
       metrics?.publishStoredMetrics();
-      // DynamoDB or another dependency failed: still one of the documented error types.
-      const brokerError =
-        error instanceof BrokerError
-          ? error
-          : new HubUnavailableError(
-              'store_unavailable',
-              'the broker could not serve this request now; try again',
-              {},
-              {
-                cause: error,
-              },
-            );
       throw toWireError(brokerError);
     }
   };
+}
+
+const PUBLIC_TYPES: ReadonlySet<string> = new Set(PUBLIC_ERROR_TYPES);
+
+/** Only documented error types cross the contract; anything else is named for what failed. */
+function publicError(error: unknown): BrokerError {
+  if (error instanceof BrokerError) {
+    if (PUBLIC_TYPES.has(error.name)) return error;
+    // An internal Hub answer that no path turned into a public one: still the Hub's.
+    return new HubUnavailableError('hub_invalid_response', error.message, error.details, { cause: error });
+  }
+  // Not ours, so an AWS SDK call that failed (DynamoDB, the one the token service does unwrapped).
+  const name = error instanceof Error ? error.name : 'unknown error';
+  const aws = typeof error === 'object' && error !== null && '$metadata' in error;
+  return new DependencyUnavailableError(
+    aws ? 'store_unavailable' : 'dependency_unavailable',
+    `the broker could not serve this request now (${name}); try again`,
+    {},
+    { cause: error },
+  );
 }
 
 let broker: Broker | undefined;

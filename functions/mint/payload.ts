@@ -45,9 +45,26 @@ export function parseMintRequest(event: unknown): TokenRequest {
   if (minValiditySeconds !== undefined && typeof minValiditySeconds !== 'number') {
     throw bad('"minValiditySeconds" must be a number');
   }
-  if (forceRefresh !== undefined && typeof forceRefresh !== 'boolean')
-    throw bad('"forceRefresh" must be a boolean');
-  return { scopes, client, minValiditySeconds, forceRefresh };
+  return { scopes, client, minValiditySeconds, forceRefresh: parseForceRefresh(forceRefresh) };
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * The rejected token, named by `{"accessTokenSha256": "<hex>"}`; `true`, the older form, names none
+ * (lifecycle/mint.ts says what each replaces).
+ */
+function parseForceRefresh(value: unknown): TokenRequest['forceRefresh'] {
+  if (value === undefined || typeof value === 'boolean') return value;
+  const usage = '"forceRefresh" must be a boolean or name the rejected token: {"accessTokenSha256": "<hex>"}';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(usage);
+  const fields = value as Record<string, unknown>;
+  const keys = Object.keys(fields);
+  const { accessTokenSha256 } = fields;
+  if (keys.length !== 1 || typeof accessTokenSha256 !== 'string' || !SHA256_HEX.test(accessTokenSha256)) {
+    throw bad(usage);
+  }
+  return { accessTokenSha256 };
 }
 
 export function mintResponse(token: IssuedToken): MintResponse {

@@ -27,7 +27,10 @@ export class SqsRefreshQueue implements RefreshQueue {
     return Number.isFinite(messages) ? messages * this.keysPerMessage : 0;
   }
 
-  async send(messages: readonly (readonly TokenKey[])[]): Promise<number> {
+  async send(
+    messages: readonly (readonly TokenKey[])[],
+    options: { readonly sweptAt?: number } = {},
+  ): Promise<number> {
     const batches: (readonly TokenKey[])[][] = [];
     for (let i = 0; i < messages.length; i += MAX_BATCH) batches.push(messages.slice(i, i + MAX_BATCH));
     const accepted = await Promise.all(
@@ -37,7 +40,7 @@ export class SqsRefreshQueue implements RefreshQueue {
             QueueUrl: this.queueUrl,
             Entries: batch.map((keys, index) => ({
               Id: String(index),
-              MessageBody: encodeRefreshMessage(keys),
+              MessageBody: encodeRefreshMessage(keys, options.sweptAt),
             })),
           }),
         );

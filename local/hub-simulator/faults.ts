@@ -160,13 +160,20 @@ export function preemptiveReply(fault: PreemptiveFault, nowMs: number): Reply | 
       return { status: fault.status, headers: { 'Content-Type': contentType }, body };
     }
     case 'rateLimited': {
-      const headers: Record<string, string> =
-        fault.header === 'Retry-After'
-          ? { 'Retry-After': String(fault.resetInSeconds) }
-          : {
-              'RateLimit-Reset': String(Math.ceil(nowMs / 1000) + fault.resetInSeconds),
-              'RateLimit-Rule': RATE_LIMIT_RULE,
-            };
+      const name = fault.header ?? 'RateLimit-Reset';
+      const format = fault.format ?? (name === 'Retry-After' ? 'delta' : 'timestamp');
+      const resetAt = nowMs + fault.resetInSeconds * 1000;
+      const value = {
+        timestamp: String(Math.ceil(resetAt / 1000)),
+        delta: String(fault.resetInSeconds),
+        milliseconds: String(resetAt),
+        httpDate: new Date(resetAt).toUTCString(),
+      }[format];
+      const rule = name === 'Retry-After' ? null : fault.rule === undefined ? RATE_LIMIT_RULE : fault.rule;
+      const headers: Record<string, string> = {
+        [name]: value,
+        ...(rule === null ? {} : { 'RateLimit-Rule': rule }),
+      };
       return {
         status: 429,
         headers: { 'Content-Type': 'text/plain; charset=utf-8', ...headers },

@@ -59,6 +59,14 @@ export type Fault =
       readonly kind: 'rateLimited';
       readonly resetInSeconds: number;
       readonly header?: 'RateLimit-Reset' | 'Retry-After';
+      /**
+       * How the reset time is written: `timestamp` (RateLimit-Reset's default: UNIX seconds),
+       * `delta` (seconds from now; Retry-After's default), `milliseconds` (a UNIX timestamp in ms,
+       * as a misconfigured proxy might send) or `httpDate` (an HTTP date).
+       */
+      readonly format?: 'timestamp' | 'delta' | 'milliseconds' | 'httpDate';
+      /** The `RateLimit-Rule` header sent with RateLimit-Reset; `null` sends none. Default `300reqs/60s`. */
+      readonly rule?: string | null;
     }
   | { readonly kind: 'reset' }
   | { readonly kind: 'slowBody'; readonly delayMs: number }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type BrokerError,
   createTokenClient,
+  DependencyUnavailableError,
   HubUnavailableError,
   InvalidClientError,
   InvalidRequestError,
@@ -184,11 +185,19 @@ describe('mint errors become the typed error classes', () => {
     expect(error.transient).toBe(true);
   });
 
-  it('InvalidClientError, InvalidRequestError and HubUnavailableError with their codes', async () => {
+  it('InvalidClientError, InvalidRequestError, HubUnavailableError and DependencyUnavailableError with their codes', async () => {
     const cases: Array<[BrokerError, new (...args: never[]) => BrokerError]> = [
       [new InvalidClientError('secret_unavailable', 'no secret'), InvalidClientError],
       [new InvalidRequestError('malformed_scope', 'bad scope'), InvalidRequestError],
       [new HubUnavailableError('lease_wait_timeout', 'try again'), HubUnavailableError],
+      [
+        new DependencyUnavailableError('secrets_unavailable', 'Secrets Manager is throttling'),
+        DependencyUnavailableError,
+      ],
+      [
+        new DependencyUnavailableError('store_unavailable', 'DynamoDB is throttling'),
+        DependencyUnavailableError,
+      ],
     ];
     for (const [thrown, type] of cases) {
       behave = throwing(thrown);
@@ -198,12 +207,12 @@ describe('mint errors become the typed error classes', () => {
     }
   });
 
-  it('a runtime failure is a HubUnavailableError that does not repeat the runtime’s message', async () => {
+  it('a runtime failure is a DependencyUnavailableError that does not repeat the runtime’s message', async () => {
     behave = async () => {
       throw new TypeError('something internal with a value in it');
     };
     const error = await failure(consumer().getAccessToken(ITEMS_READ));
-    expect(error).toBeInstanceOf(HubUnavailableError);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect(error.code).toBe('mint_unavailable');
     expect(error.message).toContain('TypeError');
     expect(error.message).not.toContain('value in it');
@@ -234,11 +243,11 @@ describe('mint errors become the typed error classes', () => {
     expect(error.message).toContain('MINT_FUNCTION_NAME');
   });
 
-  it('an unreachable Lambda endpoint is a transient HubUnavailableError', async () => {
+  it('an unreachable Lambda endpoint is a transient DependencyUnavailableError', async () => {
     const lambda = new LambdaClient({ endpoint: 'http://127.0.0.1:9', ...LOCAL, maxAttempts: 1 });
     clients.push(lambda);
     const error = await failure(consumer({ lambda }).getAccessToken(ITEMS_READ));
-    expect(error).toBeInstanceOf(HubUnavailableError);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect(error).toMatchObject({ code: 'mint_unavailable', transient: true });
   });
 });
@@ -300,11 +309,11 @@ describe('reading the item', () => {
     expect(error.message).toContain('TOKENS_TABLE_NAME');
   });
 
-  it('an unreachable table is a transient HubUnavailableError store_unavailable', async () => {
+  it('an unreachable table is a transient DependencyUnavailableError store_unavailable', async () => {
     const dynamodb = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9', ...LOCAL, maxAttempts: 1 });
     clients.push(dynamodb);
     const error = await failure(consumer({ dynamodb }).getAccessToken(ITEMS_READ));
-    expect(error).toBeInstanceOf(HubUnavailableError);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect(error).toMatchObject({ code: 'store_unavailable', transient: true });
   });
 });

@@ -10,7 +10,13 @@ import {
   getAccessToken,
   InvalidRequestError,
 } from '../../functions/consumer/index.js';
-import { type ConsumerFixture, ITEMS_READ, MINT_FUNCTION, startConsumerFixture } from './fixture.js';
+import {
+  type ConsumerFixture,
+  ITEMS_READ,
+  MINT_ALIAS,
+  MINT_FUNCTION,
+  startConsumerFixture,
+} from './fixture.js';
 
 let fx: ConsumerFixture;
 
@@ -31,7 +37,7 @@ afterEach(() => {
 
 function stubLocalEnvironment(): void {
   vi.stubEnv(CONSUMER_ENV.tableName, fx.harness.config.tableName);
-  vi.stubEnv(CONSUMER_ENV.mintFunctionName, MINT_FUNCTION);
+  vi.stubEnv(CONSUMER_ENV.mintFunctionName, MINT_ALIAS);
   vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', fx.harness.dynamo.endpoint);
   vi.stubEnv('AWS_ENDPOINT_URL_LAMBDA', fx.endpoint.url);
   vi.stubEnv('AWS_REGION', 'local');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { CONSUMER_ENV } from '../../functions/consumer/index.js';
 import { ORG } from '../support/harness.js';
 import { type FakeApi, startFakeApi } from './fake-api.js';
-import { type ConsumerFixture, ITEMS_READ_KEY, MINT_FUNCTION, startConsumerFixture } from './fixture.js';
+import { type ConsumerFixture, ITEMS_READ_KEY, MINT_ALIAS, startConsumerFixture } from './fixture.js';
 
 let fx: ConsumerFixture;
 let warehouse: FakeApi;
@@ -12,7 +12,7 @@ beforeAll(async () => {
   fx = await startConsumerFixture();
   warehouse = await startFakeApi();
   vi.stubEnv(CONSUMER_ENV.tableName, fx.harness.config.tableName);
-  vi.stubEnv(CONSUMER_ENV.mintFunctionName, MINT_FUNCTION);
+  vi.stubEnv(CONSUMER_ENV.mintFunctionName, MINT_ALIAS);
   vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', fx.harness.dynamo.endpoint);
   vi.stubEnv('AWS_ENDPOINT_URL_LAMBDA', fx.endpoint.url);
   vi.stubEnv('AWS_REGION', 'local');

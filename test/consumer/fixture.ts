@@ -13,9 +13,11 @@ import { parseScopeString } from '../../functions/core/scopes.js';
 import { type TokenKey, tokenKey } from '../../functions/core/store/key.js';
 import { createMintHandler } from '../../functions/mint/handler.js';
 import { type LambdaEndpoint, startLambdaEndpoint } from '../../local/lambda-endpoint.js';
-import { type Harness, type HarnessOptions, ORG, startHarness } from '../support/harness.js';
+import { type Harness, type HarnessOptions, ORG, startHarness, TEST_CONSUMER } from '../support/harness.js';
 
 export const MINT_FUNCTION = 'zaikio-token-mint';
+/** What a granted consumer invokes: the mint function's alias for it. */
+export const MINT_ALIAS = `${MINT_FUNCTION}:${TEST_CONSUMER}`;
 export const LOCAL = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 export const ITEMS_READ: AccessTokenRequest = { organizationId: ORG, scopes: ['warehouse.items.r'] };
 export const ITEMS_READ_KEY: TokenKey = tokenKey('default', parseScopeString(`Org/${ORG}.warehouse.items.r`));
@@ -134,7 +136,7 @@ export async function startConsumerFixture(options: ConsumerFixtureOptions = {})
     consumer(overrides = {}) {
       return createTokenClient({
         tableName: harness.config.tableName,
-        mintFunctionName: MINT_FUNCTION,
+        mintFunctionName: MINT_ALIAS,
         clock: clock.now,
         env: {},
         ...counted(),

@@ -340,3 +340,43 @@ describe('requests', () => {
     expect(error).toMatchObject({ code: 'unknown_client' });
   });
 });
+
+describe('memory', () => {
+  const ORDERS = { organizationId: ORG, scopes: ['zaikio.organization.r'] } as const;
+  const WRITE = { organizationId: ORG, scopes: ['warehouse.items.rw'] } as const;
+
+  it('keeps at most maxCachedTokens keys, forgetting the least recently used', async () => {
+    const consumer = fx.consumer({ maxCachedTokens: 2 });
+    await consumer.getAccessToken(ITEMS_READ);
+    await consumer.getAccessToken(ORDERS);
+    // A use makes ITEMS_READ the most recent; WRITE then pushes ORDERS out.
+    expect((await consumer.getAccessToken(ITEMS_READ)).source).toBe('memory');
+    await consumer.getAccessToken(WRITE);
+    fx.resetCalls();
+    expect((await consumer.getAccessToken(ITEMS_READ)).source).toBe('memory');
+    expect((await consumer.getAccessToken(WRITE)).source).toBe('memory');
+    expect((await consumer.getAccessToken(ORDERS)).source).toBe('table');
+    expect(fx.calls.commands).toEqual(['GetItemCommand']);
+  });
+
+  it('drops expired tokens before it forgets a valid one', async () => {
+    const consumer = fx.consumer({ maxCachedTokens: 2 });
+    await consumer.getAccessToken(ITEMS_READ); // valid for 10 minutes
+    fx.harness.hub.setTokenLifetime(120);
+    try {
+      await consumer.getAccessToken(ORDERS); // more recent, but expired 3 minutes from now
+      fx.clock.advance(3 * MINUTE);
+      await consumer.getAccessToken(WRITE);
+    } finally {
+      fx.harness.hub.setTokenLifetime(600);
+    }
+    // Least recently used would have forgotten ITEMS_READ; the expired ORDERS went instead.
+    fx.resetCalls();
+    expect((await consumer.getAccessToken(ITEMS_READ)).source).toBe('memory');
+    expect(fx.calls.commands).toEqual([]);
+  });
+
+  it('refuses a cap that is not a positive integer', () => {
+    expect(() => fx.consumer({ maxCachedTokens: 0 })).toThrow(InvalidRequestError);
+  });
+});

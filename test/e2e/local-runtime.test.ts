@@ -98,7 +98,8 @@ describe('npm start (local runtime) end to end', () => {
 
   async function invoke(payload: unknown) {
     const response = await lambda.send(
-      new InvokeCommand({ FunctionName: 'mint', Payload: JSON.stringify(payload) }),
+      // As consumer "warehouse" of local/consumers.json: its alias, as in AWS.
+      new InvokeCommand({ FunctionName: 'mint:warehouse', Payload: JSON.stringify(payload) }),
     );
     return {
       functionError: response.FunctionError,
@@ -143,10 +144,15 @@ describe('npm start (local runtime) end to end', () => {
         () => `no refresh line; output:\n${first.output()}`,
       );
 
-      const refused = await invoke({ organizationId: 'aaaa-bbbb', scopes: ['warehouse.items.r'] });
+      // Granted by the consumer's grant (warehouse.*), not by the organization at the Hub.
+      const refused = await invoke({ organizationId: ORG, scopes: ['warehouse.orders.r'] });
       expect(refused.functionError).toBe('Unhandled');
       expect(refused.body.errorType).toBe('ScopeNotGrantedError');
-      expect(refused.body.errorMessage).toContain('bearer_does_not_exist');
+      // Another organization: the consumer's grant refuses it before the Hub is asked.
+      const denied = await invoke({ organizationId: 'aaaa-bbbb', scopes: ['warehouse.items.r'] });
+      expect(denied.body.errorType).toBe('AccessDeniedError');
+      expect(denied.body.errorMessage).toContain('code=bearer_not_allowed');
+      expect(first.output()).toContain('mint:warehouse');
       lastToken = await storedToken();
       expect(first.output()).not.toContain(minted.body.accessToken);
     } finally {

@@ -50,15 +50,27 @@ beforeAll(() => {
     code: lambda.Code.fromInline('export const handler = async () => {};'),
     timeout: Duration.seconds(10),
   });
-  grant = broker.grantTokenAccess(consumer, { organizations: [ORG] });
+  grant = broker.grantTokenAccess(consumer, {
+    consumer: 'orders',
+    organizations: [ORG],
+    scopes: ['warehouse.items.r', 'zaikio.*'],
+  });
   reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
-  broker.grantTokenAccess(reader);
+  broker.grantTokenAccess(reader, { allBearers: true, scopes: ['*'], clients: ['printing', 'warehouse'] });
   template = Template.fromStack(stack);
   limited = statementsOfRole(template, stack.getLogicalId(consumer.role?.node.defaultChild as never));
   unlimited = statementsOfRole(template, stack.getLogicalId(reader.node.defaultChild as never));
 });
 
 const table = () => stack.resolve(broker.table.tableArn);
+/** The grants as the mint function reads them (ZAIKIO_GRANTS). */
+const mintGrants = (): Record<string, unknown> => {
+  const mint =
+    template.findResources('AWS::Lambda::Function')[
+      stack.getLogicalId(broker.mintFunction.node.defaultChild as never)
+    ];
+  return JSON.parse(mint?.Properties.Environment.Variables.ZAIKIO_GRANTS as string);
+};
 const getItem = (attributes: readonly string[] | undefined, pk = `Org/${ORG}`): Request => ({
   action: 'dynamodb:GetItem',
   resource: table(),
@@ -127,12 +139,25 @@ describe('grantTokenAccess', () => {
     }
   });
 
-  it('allows invoking the mint function and nothing else in Lambda', () => {
+  it('allows invoking its own mint alias only: not the function unqualified, not another alias', () => {
     const mint = stack.resolve(broker.mintFunction.functionArn);
+    const invoke = (resource: unknown): Request => ({
+      action: 'lambda:InvokeFunction',
+      resource,
+      context: {},
+    });
+    const orders = stack.resolve(broker.consumerEnvironment('orders')[CONSUMER_ENV.mintFunctionName]);
+    const readerName = Object.keys(mintGrants()).find((name) => name !== 'orders') as string;
+    const readers = stack.resolve(broker.consumerEnvironment(readerName)[CONSUMER_ENV.mintFunctionName]);
+    expect(orders).not.toEqual(readers);
+    expect(evaluate(limited, invoke(orders))).toBe('allow');
+    expect(evaluate(limited, invoke(readers))).toBe('deny');
+    expect(evaluate(unlimited, invoke(readers))).toBe('allow');
+    expect(evaluate(unlimited, invoke(orders))).toBe('deny');
     for (const statements of [limited, unlimited]) {
-      expect(evaluate(statements, { action: 'lambda:InvokeFunction', resource: mint, context: {} })).toBe(
-        'allow',
-      );
+      expect(evaluate(statements, invoke(mint))).toBe('deny');
+      // A version or $LATEST is a qualifier of its own, which no grant names.
+      expect(evaluate(statements, invoke({ 'Fn::Join': ['', [mint, ':$LATEST']] }))).toBe('deny');
       for (const fn of [broker.sweepFunction, broker.refreshFunction]) {
         const other = stack.resolve(fn.functionArn);
         expect(evaluate(statements, { action: 'lambda:InvokeFunction', resource: other, context: {} })).toBe(
@@ -166,29 +191,82 @@ describe('grantTokenAccess', () => {
     }
   });
 
-  it('passes a consumer function the table, the mint function, the default app and the use interval', () => {
+  it('passes a consumer function the table, its mint alias, the default app and the use interval', () => {
     const fn =
       template.findResources('AWS::Lambda::Function')[
         stack.getLogicalId(consumer.node.defaultChild as never)
       ];
+    const aliases = template.findResources('AWS::Lambda::Alias', { Properties: { Name: 'orders' } });
+    expect(Object.keys(aliases)).toHaveLength(1);
     expect(fn?.Properties.Environment.Variables).toEqual({
       [CONSUMER_ENV.tableName]: stack.resolve(broker.table.tableName),
-      [CONSUMER_ENV.mintFunctionName]: stack.resolve(broker.mintFunction.functionName),
+      [CONSUMER_ENV.mintFunctionName]: { Ref: Object.keys(aliases)[0] },
       [CONSUMER_ENV.defaultClient]: 'warehouse',
       [CONSUMER_ENV.usageRecordIntervalMs]: String(broker.sizing.settings.usageRecordIntervalMs),
     });
   });
 
-  it('rejects organization ids that are not ids, and an empty list', () => {
+  it('gives the mint function every grant: bearers, scope patterns, apps', () => {
+    expect(mintGrants().orders).toEqual({
+      bearers: [`Org/${ORG}`],
+      scopes: ['warehouse.items.r', 'zaikio.*'],
+      clients: ['warehouse'],
+    });
+    expect(Object.values(mintGrants())).toContainEqual({
+      bearers: '*',
+      scopes: ['*'],
+      clients: ['printing', 'warehouse'],
+    });
+  });
+
+  it('points every alias at the current version, which a change of code or grants replaces', () => {
+    const versions = template.findResources('AWS::Lambda::Version');
+    expect(Object.keys(versions)).toHaveLength(1);
+    const [versionId] = Object.keys(versions);
+    for (const alias of Object.values(template.findResources('AWS::Lambda::Alias'))) {
+      expect(alias.Properties.FunctionVersion).toEqual({ 'Fn::GetAtt': [versionId, 'Version'] });
+    }
+    // The version's logical ID carries a hash of the function's configuration, grants included.
+    const other = new Stack(newApp({ bundle: false }), 'Consumers');
+    const otherBroker = new ZaikioTokenBroker(other, 'Broker', {
+      hub: 'https://hub.example.test',
+      clients: [
+        { name: 'printing', existingSecret: { secretName: 'zaikio/printing' } },
+        { name: 'warehouse', existingSecret: { secretCompleteArn: SECRET_ARN } },
+      ],
+      defaultClient: 'warehouse',
+    });
+    otherBroker.addConsumer('orders', { organizations: [OTHER_ORG], scopes: ['warehouse.items.r'] });
+    const otherVersions = Object.keys(Template.fromStack(other).findResources('AWS::Lambda::Version'));
+    expect(otherVersions).toHaveLength(1);
+    expect(otherVersions[0]).not.toBe(versionId);
+  });
+
+  it('needs explicit bearers and scopes: leaving them out never means everything', () => {
     const role = new iam.Role(stack, 'Rejected', { assumedBy: new iam.AccountRootPrincipal() });
-    expect(() => broker.grantTokenAccess(role, { organizations: ['Org/x'] })).toThrow(/organization id/);
-    expect(() => broker.grantTokenAccess(role, { organizations: [] })).toThrow(/must not be empty/);
+    const grantTo = (options: object) => () => broker.grantTokenAccess(role, options as never);
+    expect(grantTo({ scopes: ['warehouse.*'] })).toThrow(/name the bearers .* allBearers: true/);
+    expect(grantTo({ organizations: ['Org/x'], scopes: ['warehouse.*'] })).toThrow(/organization id/);
+    expect(grantTo({ organizations: [], scopes: ['warehouse.*'] })).toThrow(/must not be empty/);
+    expect(grantTo({ allBearers: true, organizations: [ORG], scopes: ['*'] })).toThrow(/leave out/);
+    expect(grantTo({ organizations: [ORG] })).toThrow(/scopes must name at least one/);
+    expect(grantTo({ organizations: [ORG], scopes: ['warehouse'] })).toThrow(/scope pattern "warehouse"/);
+    expect(grantTo({ organizations: [ORG], scopes: ['*'], clients: ['other'] })).toThrow(
+      /client "other" is not one of/,
+    );
+    expect(grantTo({ consumer: '1st', organizations: [ORG], scopes: ['*'] })).toThrow(/consumer name/);
+    expect(grantTo({ consumer: 'orders', organizations: [ORG], scopes: ['*'] })).toThrow(/already declared/);
+    expect(() => broker.grantTokenAccess(role, undefined as never)).toThrow(/needs the grant/);
   });
 
   it('refuses a grantee that cannot take an identity policy, such as another account', () => {
-    expect(() => broker.grantTokenAccess(new iam.AccountPrincipal('111122223333'))).toThrow(
-      /needs a grantee with an identity policy/,
-    );
+    expect(() =>
+      broker.grantTokenAccess(new iam.AccountPrincipal('111122223333'), {
+        consumer: 'elsewhere',
+        allBearers: true,
+        scopes: ['*'],
+      }),
+    ).toThrow(/needs a grantee with an identity policy/);
   });
 });
 

@@ -75,7 +75,10 @@ describe('cdk-nag AwsSolutions', () => {
     const consumer = new iam.Role(stack, 'Consumer', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     });
-    broker.grantTokenAccess(consumer, { organizations: ['b1475f65-236c-58b8-96e1-e1778b43beb7'] });
+    broker.grantTokenAccess(consumer, {
+      organizations: ['b1475f65-236c-58b8-96e1-e1778b43beb7'],
+      scopes: ['warehouse.items.r'],
+    });
     expect(findings(app)).toEqual([]);
   });
 
@@ -90,7 +93,7 @@ describe('cdk-nag AwsSolutions', () => {
     const consumer = new iam.Role(stack, 'Consumer', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     });
-    broker.grantTokenAccess(consumer);
+    broker.grantTokenAccess(consumer, { allBearers: true, scopes: ['warehouse.*'] });
     expect(findings(app)).toEqual([]);
   });
 

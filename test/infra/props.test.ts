@@ -82,12 +82,14 @@ describe('defaults, with no production prop', () => {
     defaults = synth();
   });
 
-  it('gives mint 512 MB and sweep and refresh 256 MB, with no reserved concurrency', () => {
+  it('gives mint 512 MB and sweep and refresh 256 MB, and reserves the sized ceilings', () => {
     const memory = NAMES.map((name) => functionProps(defaults, name).MemorySize);
     expect(memory).toEqual([512, 256, 256]);
-    for (const name of NAMES) {
-      expect(functionProps(defaults, name), name).not.toHaveProperty('ReservedConcurrentExecutions');
-    }
+    expect(NAMES.map((name) => functionProps(defaults, name).ReservedConcurrentExecutions)).toEqual([
+      defaults.broker.sizing.mintConcurrency,
+      1,
+      undefined,
+    ]);
   });
 
   it('logs at INFO through Lambda advanced logging controls, kept for 30 days', () => {
@@ -125,7 +127,7 @@ describe('defaults, with no production prop', () => {
 
   it('grants a consumer no KMS permission', () => {
     const { stack, template } = synth(undefined, (scope, broker) => {
-      broker.grantTokenAccess(consumerFunction(scope));
+      broker.grantTokenAccess(consumerFunction(scope), { allBearers: true, scopes: ['*'] });
     });
     const consumer = stack.node.findChild('Consumer') as lambda.Function;
     const statements = statementsOfRole(template, logicalId(stack, consumer.role as iam.IRole));
@@ -141,19 +143,28 @@ describe('functions', () => {
     expect(NAMES.map((name) => functionProps(sweepOnly, name).MemorySize)).toEqual([512, 10_240, 256]);
   });
 
-  it('reserves concurrency only for the functions that ask for it', () => {
+  it('caps the mint at its sizing and the sweeper at 1 by default; the refresh worker has its queue', () => {
+    const synthesized = synth();
+    // 300 requests per 60 s, each up to the 15 s Hub deadline.
+    expect(functionProps(synthesized, 'mint').ReservedConcurrentExecutions).toBe(75);
+    expect(synthesized.broker.sizing.mintConcurrency).toBe(75);
+    expect(functionProps(synthesized, 'sweep').ReservedConcurrentExecutions).toBe(1);
+    expect(functionProps(synthesized, 'refresh')).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+
+  it('takes each function’s own reservation over the defaults', () => {
     const synthesized = synth({
       functions: { mint: { reservedConcurrentExecutions: 25 }, refresh: { reservedConcurrentExecutions: 4 } },
     });
     expect(functionProps(synthesized, 'mint').ReservedConcurrentExecutions).toBe(25);
     expect(functionProps(synthesized, 'refresh').ReservedConcurrentExecutions).toBe(4);
-    expect(functionProps(synthesized, 'sweep')).not.toHaveProperty('ReservedConcurrentExecutions');
+    expect(functionProps(synthesized, 'sweep').ReservedConcurrentExecutions).toBe(1);
   });
 
   it('keeps a reservation of 0 (Lambda’s way to stop a function), not dropping it as falsy', () => {
     const synthesized = synth({ functions: { sweep: { reservedConcurrentExecutions: 0 } } });
     expect(functionProps(synthesized, 'sweep').ReservedConcurrentExecutions).toBe(0);
-    expect(functionProps(synthesized, 'mint')).not.toHaveProperty('ReservedConcurrentExecutions');
+    expect(functionProps(synthesized, 'mint').ReservedConcurrentExecutions).toBe(75);
   });
 
   it('applies the broker-wide logLevel and logRetention to every function', () => {
@@ -281,7 +292,7 @@ describe('tableEncryptionKey', () => {
     key = new kms.Key(stack, 'TableKey', { enableKeyRotation: true });
     const broker = new ZaikioTokenBroker(stack, 'Broker', { tableEncryptionKey: key });
     consumer = consumerFunction(stack);
-    grant = broker.grantTokenAccess(consumer);
+    grant = broker.grantTokenAccess(consumer, { allBearers: true, scopes: ['*'] });
     synthesized = { stack, broker, template: Template.fromStack(stack) };
     keyArn = stack.resolve(key.keyArn);
   });
@@ -358,7 +369,7 @@ describe('tableEncryptionKeyArn of an imported broker', () => {
       ...attrs,
     });
     const consumer = consumerFunction(stack);
-    broker.grantTokenAccess(consumer);
+    broker.grantTokenAccess(consumer, { consumer: 'orders', allBearers: true });
     const template = Template.fromStack(stack);
     return statementsOfRole(template, logicalId(stack, consumer.role as iam.IRole));
   };

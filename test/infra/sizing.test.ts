@@ -31,11 +31,13 @@ describe('computeSizing', () => {
   it('keeps the worker fleet under its share of the Hub rate limit, whatever the limit', () => {
     for (const requests of [20, 60, 300, 1000, 3000, 20_000]) {
       for (const share of [0.1, 0.5, 0.8, 1]) {
-        const sizing = computeSizing({
-          ...base,
-          hubRateLimit: { requests, perMs: MINUTE },
-          refreshShareOfRateLimit: share,
-        });
+        const input = { ...base, hubRateLimit: { requests, perMs: MINUTE }, refreshShareOfRateLimit: share };
+        // Two workers sharing fewer than 16 requests a minute pace them more than half a Hub deadline apart.
+        if (requests * share < 16) {
+          expect(() => computeSizing(input)).toThrow(/time out without being sent/);
+          continue;
+        }
+        const sizing = computeSizing(input);
         const { refreshConcurrency } = sizing.settings;
         const fleetPerMinute = (refreshConcurrency * MINUTE) / sizing.refreshPacingMs;
         expect(fleetPerMinute).toBeLessThanOrEqual(requests * share + 1e-9);
@@ -121,6 +123,22 @@ describe('computeSizing', () => {
     expect(() => computeSizing({ ...base, hubRateLimit: { requests: 1, perMs: MINUTE } })).toThrow(
       /150000 ms apart .* or raise hubRateLimit/,
     );
+  });
+
+  it('rejects pacing that would leave a key no time inside its Hub deadline', () => {
+    // 12 requests a minute for two workers: 10 s between one worker's requests, above half of 15 s.
+    expect(() =>
+      computeSizing({ ...base, hubRateLimit: { requests: 15, perMs: MINUTE }, refreshShareOfRateLimit: 0.8 }),
+    ).toThrow(/10000 ms between one worker's requests.*time out without being sent/);
+    // A longer Hub deadline makes room for it.
+    expect(
+      computeSizing({
+        ...base,
+        hubRateLimit: { requests: 15, perMs: MINUTE },
+        refreshShareOfRateLimit: 0.8,
+        settings: { hubDeadlineMs: 20_000, leaseDurationMs: 30_000 },
+      }).refreshPacingMs,
+    ).toBe(10_000);
   });
 
   it('passes the core settings checks through with the construct’s prefix', () => {

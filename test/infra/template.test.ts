@@ -369,12 +369,64 @@ describe('alarms and dashboard', () => {
     customAlarm(METRIC.refreshFailures);
     customAlarm(METRIC.revoked);
     customAlarm(METRIC.oldestOverdueSeconds);
+    // Two-minute window, 60 s minimum validity: a token 60 s overdue still has 60 s left. One
+    // datapoint alarms, and the alarm holds for the longest backoff (15 one-minute sweeps).
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: METRIC.oldestOverdueSeconds,
       Statistic: 'Maximum',
-      Threshold: 120,
+      Threshold: 60,
+      DatapointsToAlarm: 1,
+      EvaluationPeriods: 15,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+  });
+
+  it('alarm on the broker’s and the Hub’s mint failures only, not on the caller’s refusals', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'FILL(errors, 0) - FILL(refusals, 0)', ReturnData: true }),
+        Match.objectLike({
+          Id: 'refusals',
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({ MetricName: METRIC.mintRefusals, Namespace: METRICS_NAMESPACE }),
+          }),
+        }),
+      ]),
+      Threshold: 5,
+    });
+    // No alarm counts the mint function's Lambda errors as such: refusals would set it off.
+    const lambdaErrorAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
+      (alarm) =>
+        alarm.Properties.MetricName === 'Errors' &&
+        JSON.stringify(alarm.Properties.Dimensions).includes(functionIds().mint),
+    );
+    expect(lambdaErrorAlarms).toEqual([]);
+  });
+
+  it('alarm on mint duration p99 and on DynamoDB throttles and system errors', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Duration',
+      ExtendedStatistic: 'p99',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionIds().mint } }],
+      Threshold: 15_000,
+    });
+    for (const metricName of ['ThrottledRequests', 'SystemErrors']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Metrics: Match.arrayWith([
+          Match.objectLike({
+            MetricStat: Match.objectLike({
+              Metric: Match.objectLike({
+                Namespace: 'AWS/DynamoDB',
+                MetricName: metricName,
+                Dimensions: Match.arrayWith([{ Name: 'Operation', Value: 'UpdateItem' }]),
+              }),
+            }),
+          }),
+        ]),
+        Threshold: 1,
+      });
+    }
   });
 
   it('watch both dead-letter queues for any message', () => {
@@ -390,8 +442,8 @@ describe('alarms and dashboard', () => {
   });
 
   it('watch errors and throttles of every function, and a silent sweeper', () => {
-    for (const logicalId of Object.values(functionIds())) {
-      for (const metricName of ['Errors', 'Throttles']) {
+    for (const [name, logicalId] of Object.entries(functionIds())) {
+      for (const metricName of name === 'mint' ? ['Throttles'] : ['Errors', 'Throttles']) {
         template.hasResourceProperties('AWS::CloudWatch::Alarm', {
           Namespace: 'AWS/Lambda',
           MetricName: metricName,
@@ -407,7 +459,7 @@ describe('alarms and dashboard', () => {
       TreatMissingData: 'breaching',
     });
     template.resourceCountIs('AWS::CloudWatch::Alarm', stack.broker.observability.alarms.length);
-    expect(stack.broker.observability.alarms).toHaveLength(13);
+    expect(stack.broker.observability.alarms).toHaveLength(16);
   });
 
   it('show mints, refreshes, failures and token age on one dashboard', () => {

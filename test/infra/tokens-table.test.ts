@@ -98,11 +98,12 @@ describe('TokensTable', () => {
       'OnlyTheBrokerWritesTokens',
       'OnlyTheBrokerReadsRefreshTokens',
       'OthersReadOnlyNamedAttributes',
+      'OnlyTheBrokerChecksConditions',
     ]);
     for (const statement of statements) {
       expect(statement).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
     }
-    const [writes, refreshTokens, named] = statements;
+    const [writes, refreshTokens, named, conditionChecks] = statements;
     expect(writes?.Action).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem']));
     expect(writes?.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': [arn(roles.writer)] } });
     const brokerRoles = [arn(roles.writer), arn(roles.sweeper)];
@@ -114,6 +115,9 @@ describe('TokensTable', () => {
       ArnNotEquals: { 'aws:PrincipalArn': brokerRoles },
       StringNotEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
     });
+    // Its ReturnValuesOnConditionCheckFailure answer is the whole item, whatever the attributes.
+    expect(conditionChecks?.Action).toBe('dynamodb:ConditionCheckItem');
+    expect(conditionChecks?.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': brokerRoles } });
   });
 
   it('grants a writer GetItem and UpdateItem on the table, and the sweeper Query on the due index only', () => {

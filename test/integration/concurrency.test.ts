@@ -86,7 +86,7 @@ describe('one mint per key across containers', () => {
     const write = tokenWrite(zombieToken.token, now, settings, Math.random, { requested: true });
     expect(await zombie.store.saveToken(zombieLease, write)).toBe(false);
     const failure = new HubUnavailableError('hub_timeout', 'the zombie timed out late');
-    const recorded = failureWrite(failure, 0, now, settings, Math.random, 'mint');
+    const recorded = failureWrite(failure, zombieLease.record, now, settings, Math.random, 'mint');
     expect(await zombie.store.recordFailure(zombieLease, recorded)).toBe(false);
     const stored = await winner.store.get(key, { consistent: true });
     expect(stored?.token?.accessToken).toBe(token.accessToken);

@@ -1,25 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../functions/core/broker.js';
+import { UNNAMED_FORCE_MIN_AGE_MS } from '../../functions/core/lifecycle/mint.js';
 import { parseScopeString } from '../../functions/core/scopes.js';
 import { resolveSettings } from '../../functions/core/settings.js';
 import { tokenKey } from '../../functions/core/store/key.js';
+import { tokenSha256 } from '../../functions/core/token-hash.js';
 import { fromWire } from '../../functions/core/wire-error.js';
 import { createMintHandler } from '../../functions/mint/handler.js';
 import type { MintResponse } from '../../functions/mint/payload.js';
-import { CLIENT_ID, CLIENT_SECRET, type Harness, ORG, OTHER_ORG, startHarness } from '../support/harness.js';
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  type Harness,
+  ORG,
+  OTHER_ORG,
+  startHarness,
+  TEST_CONTEXT,
+} from '../support/harness.js';
 import { silentLogger } from '../support/logs.js';
 
 const SCOPE = `Org/${ORG}.zaikio.organization.r,Org/${ORG}.warehouse.items.r`;
 const KEY = tokenKey('default', parseScopeString(SCOPE));
+/** A forced refresh that names the token it rejects. */
+const named = (token: MintResponse) => ({ accessTokenSha256: tokenSha256(token.accessToken) });
 
 /** Calls the handler and turns a wire error back into the typed error the consumer would see. */
-async function invoke(
-  handler: (event: unknown) => Promise<MintResponse>,
-  event: unknown,
-): Promise<MintResponse> {
+async function invoke(handler: ReturnType<typeof createMintHandler>, event: unknown): Promise<MintResponse> {
   try {
-    return await handler(event);
+    return await handler(event, TEST_CONTEXT);
   } catch (error) {
     if (error instanceof Error) throw fromWire(error.name, error.message);
     throw error;
@@ -31,7 +40,7 @@ describe('mint handler against dynalite and the Hub simulator', () => {
   let now: number;
   let day = 0;
   let broker: Broker;
-  let mint: (event: unknown) => Promise<MintResponse>;
+  let mint: ReturnType<typeof createMintHandler>;
 
   beforeAll(async () => {
     harness = await startHarness({ hub: { clock: () => now } });
@@ -90,8 +99,23 @@ describe('mint handler against dynalite and the Hub simulator', () => {
   it('forceRefresh mints a new token even though the stored one is valid', async () => {
     const event = await freshKeyEvent();
     const first = await invoke(mint, event);
-    const forced = await invoke(mint, { ...event, forceRefresh: true });
+    const forced = await invoke(mint, { ...event, forceRefresh: named(first) });
     expect(forced.accessToken).not.toBe(first.accessToken);
+    expect(harness.hub.count()).toBe(2);
+    // Naming a token that was already replaced gets its replacement, without asking the Hub.
+    expect((await invoke(mint, { ...event, forceRefresh: named(first) })).accessToken).toBe(
+      forced.accessToken,
+    );
+    expect(harness.hub.count()).toBe(2);
+  });
+
+  it('forceRefresh: true replaces only a token older than the unnamed minimum age', async () => {
+    const event = await freshKeyEvent();
+    const first = await invoke(mint, event);
+    expect((await invoke(mint, { ...event, forceRefresh: true })).accessToken).toBe(first.accessToken);
+    expect(harness.hub.count()).toBe(1);
+    now += UNNAMED_FORCE_MIN_AGE_MS;
+    expect((await invoke(mint, { ...event, forceRefresh: true })).accessToken).not.toBe(first.accessToken);
     expect(harness.hub.count()).toBe(2);
   });
 
@@ -109,7 +133,7 @@ describe('mint handler against dynalite and the Hub simulator', () => {
     for (const fault of faults) {
       harness.hub.clearFaults();
       harness.hub.inject({ fault });
-      await expect(invoke(mint, { ...event, forceRefresh: true })).rejects.toThrow();
+      await expect(invoke(mint, { ...event, forceRefresh: named(good) })).rejects.toThrow();
       const stored = await broker.store.get(key, { consistent: true });
       expect(stored?.token?.accessToken, fault.kind).toBe(good.accessToken);
       expect(stored?.status, fault.kind).toBe('failing');
@@ -125,10 +149,11 @@ describe('mint handler against dynalite and the Hub simulator', () => {
   it('reports each Hub failure with its documented error type', async () => {
     const cases = [
       [{ kind: 'status', status: 502 }, 'HubUnavailableError'],
-      [{ kind: 'rateLimited', resetInSeconds: 120 }, 'RateLimitedError'],
       [{ kind: 'invalidClient' }, 'InvalidClientError'],
       [{ kind: 'partialGrant', drop: ['warehouse.items.r'] }, 'ScopeNotGrantedError'],
       [{ kind: 'nonJson' }, 'HubUnavailableError'],
+      // Last: not even a forced request asks the Hub again before the time a 429 gave.
+      [{ kind: 'rateLimited', resetInSeconds: 120 }, 'RateLimitedError'],
     ] as const;
     for (const [fault, errorType] of cases) {
       harness.hub.clearFaults();
@@ -172,30 +197,32 @@ describe('mint handler against dynalite and the Hub simulator', () => {
   });
 
   it('does not ask a rate-limiting Hub again before its reset time', async () => {
-    harness.hub.inject({ fault: { kind: 'rateLimited', resetInSeconds: 300 }, times: 1 });
+    // Within the 60 s window of the simulator's RateLimit-Rule (300reqs/60s): honoured as sent.
+    harness.hub.inject({ fault: { kind: 'rateLimited', resetInSeconds: 50 }, times: 1 });
     const event = await freshKeyEvent();
     const error = await invoke(mint, event).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'RateLimitedError' });
     expect(Date.parse((error as { details: { retryAt: string } }).details.retryAt)).toBeGreaterThan(
-      now + 290_000,
+      now + 45_000,
     );
     await expect(invoke(mint, event)).rejects.toMatchObject({ name: 'RateLimitedError' });
     expect(harness.hub.count()).toBe(1);
-    now += 301_000;
+    now += 51_000;
     await expect(invoke(mint, event)).resolves.toMatchObject({ tokenType: 'Bearer' });
   });
 
   it('re-reads a rotated secret once and recovers', async () => {
     const event = await freshKeyEvent();
-    await invoke(mint, event);
+    const first = await invoke(mint, event);
     const readsBefore = harness.secretReads();
     harness.hub.rotateSecret(CLIENT_ID, 'rotated-secret-7d2e');
     harness.setSecret(JSON.stringify({ clientId: CLIENT_ID, clientSecret: 'rotated-secret-7d2e' }));
     try {
-      const forced = await invoke(mint, { ...event, forceRefresh: true });
+      const forced = await invoke(mint, { ...event, forceRefresh: named(first) });
       expect(forced.tokenType).toBe('Bearer');
       expect(harness.secretReads()).toBe(readsBefore + 1);
-      expect(harness.hub.count({ status: 401 })).toBe(1);
+      // The refresh grant's 401 goes to client credentials, whose 401 has the secret read again.
+      expect(harness.hub.count({ status: 401 })).toBe(2);
     } finally {
       harness.hub.rotateSecret(CLIENT_ID, CLIENT_SECRET);
       harness.setSecret(JSON.stringify({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }));

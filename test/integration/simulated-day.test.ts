@@ -13,6 +13,8 @@ const KEYS = 200;
 const LIFETIME_S = 600;
 const TICK_MS = 60_000;
 const DAY_MS = Number(process.env.SIMULATED_HOURS ?? 24) * 3600_000;
+/** Refresh grants the Hub refuses in a run (half `unauthorized_client`, half 401). */
+const REFUSED_REFRESHES = 400;
 
 describe('a simulated day of scheduled refresh', () => {
   let harness: Harness;
@@ -28,7 +30,7 @@ describe('a simulated day of scheduled refresh', () => {
   });
   afterAll(async () => harness.stop());
 
-  it('keeps every key valid all day while the Hub fails 5% of requests, near the minimum request count', async () => {
+  it('keeps every key valid all day while the Hub fails 5% of requests and refuses a run of refresh grants, near the minimum request count', async () => {
     const queue = createTestQueue();
     const broker = harness.broker({
       clock: () => now,
@@ -58,9 +60,24 @@ describe('a simulated day of scheduled refresh', () => {
     const start = now;
     let expired = 0;
     let underMinValidity = 0;
+    const refusalsFrom = Math.floor(DAY_MS / TICK_MS / 4);
     for (let tick = 1; tick <= DAY_MS / TICK_MS; tick++) {
       // Paced requests move the fake clock within a tick; time never runs backwards.
       now = Math.max(now, start + tick * TICK_MS);
+      if (tick === refusalsFrom) {
+        // A quarter into the day the Hub starts refusing refresh grants, as when Zaikio withdraws
+        // refresh tokens from client credentials apps: every key must carry on with client credentials.
+        harness.hub.inject({
+          fault: { kind: 'status', status: 400, body: '{"error":"unauthorized_client"}' },
+          grant: 'refresh_token',
+          times: REFUSED_REFRESHES / 2,
+        });
+        harness.hub.inject({
+          fault: { kind: 'invalidClient' },
+          grant: 'refresh_token',
+          times: REFUSED_REFRESHES / 2,
+        });
+      }
       await sweep({}, { getRemainingTimeInMillis: () => TICK_MS });
       for (let event = queue.takeEvent(); event !== undefined; event = queue.takeEvent()) {
         expect((await refresh(event)).batchItemFailures).toEqual([]);
@@ -93,6 +110,14 @@ describe('a simulated day of scheduled refresh', () => {
     const minimum = KEYS * (DAY_MS / idealInterval);
     const requests = harness.hub.count();
     expect(harness.hub.count({ status: 503 })).toBeGreaterThan(0.03 * requests);
+    // Every refused refresh grant was followed by client credentials in the same exchange.
+    const refused =
+      harness.hub.count({ grantType: 'refresh_token', status: 400 }) +
+      harness.hub.count({ grantType: 'refresh_token', status: 401 });
+    expect(refused).toBe(REFUSED_REFRESHES);
+    expect(harness.hub.count({ grantType: 'client_credentials', status: 200 })).toBeGreaterThanOrEqual(
+      REFUSED_REFRESHES * 0.9,
+    );
     expect(requests).toBeLessThanOrEqual(1.1 * minimum);
     expect(requests).toBeGreaterThanOrEqual(minimum * 0.95);
   }, 600_000);

@@ -11,7 +11,7 @@ import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { node22, type Packed, pack, runNode, scratchApp } from '../../bench/support/scratch-app.js';
@@ -20,7 +20,7 @@ import { READABLE_ATTRIBUTES } from '../../functions/core/store/schema.js';
 import {
   type ConsumerFixture,
   ITEMS_READ_KEY,
-  MINT_FUNCTION,
+  MINT_ALIAS,
   startConsumerFixture,
 } from '../consumer/fixture.js';
 import { ORG } from '../support/harness.js';
@@ -90,6 +90,7 @@ describe('the packed package', () => {
       'dist/infra/index.d.ts',
       'dist/functions/consumer/index.js',
       'dist/functions/consumer/index.d.ts',
+      'dist/cli/zaikio-tokens.mjs',
       ...['mint', 'sweep', 'refresh'].flatMap((name) => [
         `dist/assets/${name}/index.mjs`,
         `dist/assets/${name}/index.mjs.map`,
@@ -101,7 +102,8 @@ describe('the packed package', () => {
       (file) =>
         !['package.json', 'README.md', 'LICENSE'].includes(file) &&
         !/^dist\/(infra|functions)\/.+\.(js|d\.ts)$/.test(file) &&
-        !/^dist\/assets\/(mint|sweep|refresh)\/index\.mjs(\.map)?$/.test(file),
+        !/^dist\/assets\/(mint|sweep|refresh)\/index\.mjs(\.map)?$/.test(file) &&
+        file !== 'dist/cli/zaikio-tokens.mjs',
     );
     expect(unexpected).toEqual([]);
     expect(
@@ -134,6 +136,8 @@ describe('the packed package', () => {
       '@aws-sdk/client-lambda',
       'aws-cdk-lib',
       'constructs',
+      // The consumer client hashes a rejected token (a forced refresh names it): a Node.js builtin.
+      'node:crypto',
       'node:fs',
       'node:path',
     ]);
@@ -194,6 +198,21 @@ describe.each([
     expect(JSON.stringify(read?.Resource)).toContain('Fn::ImportValue');
     const invoke = statements.find((statement) => statement.Action === 'lambda:InvokeFunction');
     expect(JSON.stringify(invoke?.Resource)).toContain('Fn::ImportValue');
+    // Its own alias of the mint function, declared in the broker's stack with the grant's policy.
+    const broker = await template(brokerOut, 'TokenBroker');
+    const aliases = Object.values(broker.findResources('AWS::Lambda::Alias')).map(
+      (alias) => alias.Properties.Name,
+    );
+    expect(aliases.sort()).toEqual(['invoices', 'orders']);
+    const [mint] = Object.values(
+      broker.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { ZAIKIO_GRANTS: Match.anyValue() } } },
+      }),
+    );
+    expect(JSON.parse(mint?.Properties.Environment.Variables.ZAIKIO_GRANTS)).toEqual({
+      invoices: { bearers: [`Org/${ORG}`], scopes: ['warehouse.items.r'], clients: ['default'] },
+      orders: { bearers: [`Org/${ORG}`], scopes: ['warehouse.*'], clients: ['default'] },
+    });
     const [fn] = Object.values(orders.findResources('AWS::Lambda::Function'));
     const variables = fn?.Properties.Environment.Variables as Record<string, unknown>;
     expect(Object.keys(variables).sort()).toEqual(Object.values(CONSUMER_ENV).sort());
@@ -216,7 +235,10 @@ describe.each([
             },
           }),
         }),
-        expect.objectContaining({ Action: 'lambda:InvokeFunction', Resource: ATTRIBUTES.mintFunctionArn }),
+        expect.objectContaining({
+          Action: 'lambda:InvokeFunction',
+          Resource: `${ATTRIBUTES.mintFunctionArn}:invoices`,
+        }),
       ]),
     );
     expect(statements.flatMap((statement) => statement.Action).sort()).toEqual([
@@ -226,7 +248,7 @@ describe.each([
     const [fn] = Object.values(invoices.findResources('AWS::Lambda::Function'));
     expect(fn?.Properties.Environment.Variables).toEqual({
       [CONSUMER_ENV.tableName]: 'TokenBroker-BrokerTokens-1ABC',
-      [CONSUMER_ENV.mintFunctionName]: 'TokenBroker-BrokerMint-2DEF',
+      [CONSUMER_ENV.mintFunctionName]: `${ATTRIBUTES.mintFunctionArn}:invoices`,
       [CONSUMER_ENV.defaultClient]: 'printing',
       [CONSUMER_ENV.usageRecordIntervalMs]: '1800000',
     });
@@ -249,7 +271,9 @@ describe.each([
     expect(warnings).toEqual([
       expect.objectContaining({
         where: '/Invoices/TaskRole',
-        data: expect.stringMatching(/consumerEnvironment .*TOKENS_TABLE_NAME, MINT_FUNCTION_NAME/),
+        data: expect.stringMatching(
+          /consumerEnvironment \("invoices-tasks"\) .*TOKENS_TABLE_NAME, MINT_FUNCTION_NAME/,
+        ),
       }),
     ]);
   });
@@ -310,7 +334,7 @@ describe('a consumer Lambda importing zaikio-token-broker/consumer', () => {
           AWS_ENDPOINT_URL_DYNAMODB: fx.harness.dynamo.endpoint,
           AWS_ENDPOINT_URL_LAMBDA: fx.endpoint.url,
           [CONSUMER_ENV.tableName]: fx.harness.config.tableName,
-          [CONSUMER_ENV.mintFunctionName]: MINT_FUNCTION,
+          [CONSUMER_ENV.mintFunctionName]: MINT_ALIAS,
         },
       },
     );

@@ -17,6 +17,12 @@ export const OTHER_ORG = '0d5e2c1a-7f43-4b8e-9a61-3c2b1f0e9d87';
 export const CLIENT_ID = 'broker-test-client';
 export const CLIENT_SECRET = 'test-client-secret-3f9c1b7e';
 export const SECRET_ID = 'zaikio/broker-test';
+/** The consumer the tests call the mint function as: granted every bearer, scope and key. */
+export const TEST_CONSUMER = 'tests';
+/** Lambda's context for an invocation of the mint through TEST_CONSUMER's alias. */
+export const TEST_CONTEXT = {
+  invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:zaikio-token-mint:${TEST_CONSUMER}`,
+};
 
 export interface HarnessOptions {
   readonly settings?: Partial<BrokerSettings>;
@@ -57,6 +63,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clients: { default: SECRET_ID },
     defaultClient: 'default',
     settings: resolveSettings(options.settings),
+    grants: {
+      [TEST_CONSUMER]: { bearers: '*', scopes: ['*'], clients: ['default'], newKeysPerHour: 1_000_000 },
+    },
   };
   const brokers: Broker[] = [];
   return {

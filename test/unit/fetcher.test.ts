@@ -166,16 +166,17 @@ describe('HubTokenFetcher', () => {
     expect(secretReads()).toBe(2);
   });
 
-  it('recovers from a rotation during a refresh too', async () => {
+  it('recovers from a rotation during a refresh too: client credentials decide about the secret', async () => {
     const refreshToken = await primed();
     hub.rotateSecret(CLIENT_ID, 'fetcher-secret-2');
     setSecret('fetcher-secret-2');
     const result = await fetcher.fetch({ client: 'app', scopes: SCOPES, refreshToken, deadlineAt: DEADLINE });
-    expect(result.grant).toBe('refresh_token');
-    expect(result.fellBack).toBe(false);
+    expect(result.grant).toBe('client_credentials');
+    expect(result.fellBack).toBe(true);
     expect(grants()).toEqual([
       ['refresh_token', 401],
-      ['refresh_token', 200],
+      ['client_credentials', 401],
+      ['client_credentials', 200],
     ]);
     expect(secretReads()).toBe(2);
   });

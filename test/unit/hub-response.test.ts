@@ -436,6 +436,21 @@ describe('processTokenResponse: errors', () => {
       expect(rl({ 'ratelimit-reset': ['4', '99'] })).toBe(NOW + 4_000);
     });
 
+    it('reads a millisecond timestamp as one, and bounds every value by the RateLimit-Rule window', () => {
+      const rule = { 'ratelimit-rule': '300reqs/60s' };
+      expect(rl({ ...rule, 'ratelimit-reset': String(NOW + 30_000) })).toBe(NOW + 30_000);
+      expect(rl({ ...rule, 'ratelimit-reset': String(NOW + 300_000) })).toBe(NOW + 60_000);
+      expect(rl({ ...rule, 'ratelimit-reset': String(NOW_S + 3600) })).toBe(NOW + 60_000);
+      expect(rl({ ...rule, 'ratelimit-reset': '600' })).toBe(NOW + 60_000);
+      expect(rl({ 'ratelimit-rule': '100reqs/2m', 'ratelimit-reset': '600' })).toBe(NOW + 120_000);
+    });
+
+    it('waits at most 5 minutes when no rule names a window', () => {
+      expect(rl({ 'retry-after': new Date(NOW + 365 * 86_400_000).toUTCString() })).toBe(NOW + 300_000);
+      expect(rl({ 'retry-after': '86400' })).toBe(NOW + 300_000);
+      expect(rl({ 'ratelimit-reset': String(NOW_S + 86_400) })).toBe(NOW + 300_000);
+    });
+
     it('ignores an unparsable Retry-After', () => {
       expect(rl({ 'retry-after': 'later please' })).toBe(NOW + 5_000);
     });

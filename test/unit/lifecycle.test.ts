@@ -33,6 +33,7 @@ import {
   purgeAt,
   REFRESH_TOKEN_TRUST_MS,
   recordedFailure,
+  refreshClaim,
   refreshDueAt,
   refreshStep,
   servesAttempt,
@@ -341,7 +342,7 @@ describe('answering a recorded failure', () => {
     ).toBeUndefined();
   });
 
-  it('the negative cache doubles with each repeated refusal, up to an hour', () => {
+  it('the negative cache doubles with each consecutive refusal, up to an hour', () => {
     expect(negativeCacheMs(0, D)).toBe(D.negativeCacheMs);
     expect(negativeCacheMs(1, D)).toBe(D.negativeCacheMs);
     expect(negativeCacheMs(3, D)).toBe(4 * D.negativeCacheMs);
@@ -475,40 +476,58 @@ describe('failureWrite', () => {
   const refusal = new ScopeNotGrantedError('scope_not_granted', 'no', {});
   const outage = new HubUnavailableError('hub_unavailable', 'down');
   const unknownClient = new InvalidRequestError('unknown_client', 'gone');
+  const fresh = { failureCount: 0, status: 'active' } as const;
 
   it('a refusal revokes the key and leaves the due index, on either path', () => {
     for (const path of ['mint', 'refresh'] as const) {
-      expect(failureWrite(refusal, 0, NOW, settings, () => 0.5, path)).toEqual({
+      expect(failureWrite(refusal, fresh, NOW, settings, () => 0.5, path)).toEqual({
         error: refusal,
         at: NOW,
         status: 'revoked',
+        failureCount: 1,
       });
     }
   });
 
   it('a transient failure backs off by the failure count', () => {
-    expect(failureWrite(outage, 2, NOW, settings, () => 0.5, 'refresh')).toEqual({
+    const failing = { failureCount: 1, status: 'failing' } as const;
+    expect(failureWrite(outage, failing, NOW, settings, () => 0.5, 'refresh')).toEqual({
       error: outage,
       at: NOW,
       status: 'failing',
-      nextAttemptAt: NOW + 2_000,
+      failureCount: 2,
+      nextAttemptAt: NOW + 1_000,
+    });
+  });
+
+  it('counts consecutive failures of one kind: the other kind starts over at one', () => {
+    const afterOutages = { failureCount: 6, status: 'failing' } as const;
+    expect(failureWrite(refusal, afterOutages, NOW, settings, () => 0.5, 'mint').failureCount).toBe(1);
+    const afterRefusals = { failureCount: 3, status: 'revoked' } as const;
+    expect(failureWrite(refusal, afterRefusals, NOW, settings, () => 0.5, 'mint').failureCount).toBe(4);
+    expect(failureWrite(outage, afterRefusals, NOW, settings, () => 0.5, 'mint')).toMatchObject({
+      failureCount: 1,
+      nextAttemptAt: NOW + 500,
     });
   });
 
   it('a request error leaves the due index on refresh but backs off on the mint path', () => {
-    expect(failureWrite(unknownClient, 0, NOW, settings, () => 0.5, 'refresh')).toEqual({
+    expect(failureWrite(unknownClient, fresh, NOW, settings, () => 0.5, 'refresh')).toEqual({
       error: unknownClient,
       at: NOW,
       status: 'failing',
+      failureCount: 1,
     });
-    expect(failureWrite(unknownClient, 0, NOW, settings, () => 0.5, 'mint').nextAttemptAt).toBe(NOW + 500);
+    expect(failureWrite(unknownClient, fresh, NOW, settings, () => 0.5, 'mint').nextAttemptAt).toBe(
+      NOW + 500,
+    );
   });
 
   it('a rate limit is never tried again before its reset', () => {
     const late = new RateLimitedError('slow down', new Date(NOW + 60_000));
-    expect(failureWrite(late, 0, NOW, settings, () => 0.5, 'refresh').nextAttemptAt).toBe(NOW + 60_000);
+    expect(failureWrite(late, fresh, NOW, settings, () => 0.5, 'refresh').nextAttemptAt).toBe(NOW + 60_000);
     const soon = new RateLimitedError('slow down', new Date(NOW + 100));
-    expect(failureWrite(soon, 0, NOW, settings, () => 0.5, 'refresh').nextAttemptAt).toBe(NOW + 500);
+    expect(failureWrite(soon, fresh, NOW, settings, () => 0.5, 'refresh').nextAttemptAt).toBe(NOW + 500);
   });
 });
 
@@ -525,5 +544,39 @@ describe('refreshing a due key', () => {
     expect(refreshStep(record({ status: 'revoked' }), NOW, D)).toBe('skip');
     expect(refreshStep(record(), NOW, D)).toBe('retire');
     expect(refreshStep(record({ ...used, status: 'failing' }), NOW, D)).toBe('refresh');
+  });
+});
+
+describe('claiming a due key for refresh', () => {
+  const sweptAt = NOW;
+  const due = (overrides: Partial<TokenRecord> = {}) =>
+    record({ dueAt: NOW - 10 * SECOND, lastRequestedAt: NOW - 3600 * SECOND, ...overrides });
+
+  it('refreshes on the read a key this sweep was the first to find, written before the next sweep', () => {
+    expect(refreshClaim(due(), sweptAt, NOW + SECOND, D)).toBe('read');
+    // The latest start whose Hub deadline and write still end before the next sweep.
+    const latest = sweptAt + D.scheduleIntervalMs - D.hubDeadlineMs - LEASE_WRITE_MARGIN_MS;
+    expect(refreshClaim(due(), sweptAt, latest, D)).toBe('read');
+    expect(refreshClaim(due(), sweptAt, latest + 1, D)).toBe('lease');
+  });
+
+  it('takes the lease for a key an earlier sweep may have handed out too', () => {
+    expect(refreshClaim(due({ dueAt: sweptAt - D.scheduleIntervalMs + 1 }), sweptAt, NOW, D)).toBe('read');
+    expect(refreshClaim(due({ dueAt: sweptAt - D.scheduleIntervalMs }), sweptAt, NOW, D)).toBe('lease');
+  });
+
+  it('takes the lease for a key to retire', () => {
+    expect(refreshClaim(due({ lastRequestedAt: NOW - D.idleAfterMs - 1 }), sweptAt, NOW, D)).toBe('lease');
+    expect(refreshClaim(due({ status: 'revoked' }), sweptAt, NOW, D)).toBe('lease');
+  });
+
+  it('skips a key that is no longer due, gone, or held', () => {
+    expect(refreshClaim(undefined, sweptAt, NOW, D)).toBe('skip');
+    expect(refreshClaim(due({ dueAt: undefined }), sweptAt, NOW, D)).toBe('skip');
+    expect(refreshClaim(due({ dueAt: NOW + 1 }), sweptAt, NOW, D)).toBe('skip');
+    const held = due({ leaseOwner: 'mint', leaseExpiresAt: NOW });
+    expect(refreshClaim(held, sweptAt, NOW, D)).toBe('skip');
+    // A crashed holder's lease that ran out does not stand in the way.
+    expect(refreshClaim({ ...held, leaseExpiresAt: NOW - 1 }, sweptAt, NOW, D)).toBe('read');
   });
 });

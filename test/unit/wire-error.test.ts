@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AccessDeniedError,
   type BrokerError,
+  DependencyUnavailableError,
   HubUnavailableError,
   InvalidClientError,
   InvalidGrantError,
@@ -31,6 +33,15 @@ const PUBLIC_ERRORS: readonly BrokerError[] = [
     missingScopes: [`${ORG}.zaikio.organization.r`, `${ORG}.warehouse.items.w`],
     hubStatus: 200,
   }),
+  new AccessDeniedError('unidentified_caller', 'the mint function was invoked without a consumer alias'),
+  new AccessDeniedError('bearer_not_allowed', 'consumer "orders" is not granted tokens of Org/x', {
+    consumer: 'orders',
+    refused: ['Org/x'],
+  }),
+  new AccessDeniedError('new_key_limit', 'consumer "orders" asked for more than 20 new tokens this hour', {
+    consumer: 'orders',
+    retryAt: RETRY_AT.toISOString(),
+  }),
   new InvalidClientError('invalid_client', 'the Zaikio Hub refused the app credentials', { hubStatus: 401 }),
   new InvalidClientError('secret_unavailable', 'could not read the secret of client "main"'),
   new InvalidClientError('secret_malformed', 'the secret of client "main" has no "clientId" key'),
@@ -40,7 +51,10 @@ const PUBLIC_ERRORS: readonly BrokerError[] = [
   new HubUnavailableError('hub_invalid_response', 'unusable token response', { hubStatus: 200 }),
   new HubUnavailableError('lease_wait_timeout', 'another mint did not finish in time'),
   new HubUnavailableError('corrupt_item', 'the stored token item is corrupt'),
-  new HubUnavailableError('store_unavailable', 'the token table could not be read'),
+  new DependencyUnavailableError('store_unavailable', 'the token table could not be read'),
+  new DependencyUnavailableError('mint_unavailable', 'the mint function could not be invoked'),
+  new DependencyUnavailableError('secrets_unavailable', 'Secrets Manager did not answer'),
+  new DependencyUnavailableError('dependency_unavailable', 'the broker could not serve this request now'),
 ];
 
 const roundTrip = (error: BrokerError): BrokerError => fromWire(error.name, toWireMessage(error));

@@ -2,11 +2,12 @@
  * Talks to the Hub's token endpoint over a keep-alive undici pool. Retries transient failures
  * (5xx, timeouts, resets, 429) with exponential backoff and full jitter, always inside a deadline.
  */
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { type Clock, realSleep, type Sleep, systemClock } from '../clock.js';
 import type { ClientCredentials } from '../credentials.js';
 import { BrokerError, HubUnavailableError, RateLimitedError } from '../errors.js';
 import type { ScopeSet } from '../scopes.js';
+import { type HubDispatcher, openPool } from './pool.js';
 import { buildTokenRequest } from './request.js';
 import { processTokenResponse } from './response.js';
 import type { HubToken, TokenGrant } from './token.js';
@@ -40,7 +41,9 @@ const MAX_BODY_BYTES = 256 * 1024;
 
 export class HubClient {
   readonly #basePath: string;
-  readonly #dispatcher: Dispatcher;
+  readonly #origin: string;
+  /** The caller's dispatcher, or the pool, opened by the first request (pool.ts says why). */
+  #dispatcher: Promise<HubDispatcher> | undefined;
   readonly #ownsDispatcher: boolean;
   readonly #options: Required<Omit<HubClientOptions, 'dispatcher' | 'baseUrl'>>;
   /** Per client id, set by a 429: until then no request leaves this container for that app. */
@@ -62,16 +65,27 @@ export class HubClient {
     };
     const url = new URL(options.baseUrl);
     this.#basePath = url.pathname.replace(/\/+$/, '');
+    this.#origin = url.origin;
     this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher =
-      options.dispatcher ??
-      new Pool(url.origin, {
-        connections: this.#options.connections,
-        connect: { timeout: this.#options.connectTimeoutMs },
-        headersTimeout: this.#options.headersTimeoutMs,
-        bodyTimeout: this.#options.bodyTimeoutMs,
-        keepAliveTimeout: 30_000,
+    const { dispatcher } = options;
+    if (dispatcher !== undefined) {
+      this.#dispatcher = Promise.resolve({
+        request: (request) => dispatcher.request(request),
+        close: () => dispatcher.close(),
       });
+    }
+  }
+
+  #open(): Promise<HubDispatcher> {
+    if (this.#dispatcher === undefined) {
+      const opening = openPool(this.#origin, this.#options);
+      this.#dispatcher = opening;
+      // A failed load is tried again by the next request rather than remembered.
+      opening.catch(() => {
+        if (this.#dispatcher === opening) this.#dispatcher = undefined;
+      });
+    }
+    return this.#dispatcher;
   }
 
   /**
@@ -124,6 +138,7 @@ export class HubClient {
     deadlineAt: number,
   ): Promise<HubToken> {
     const { clock, headersTimeoutMs, bodyTimeoutMs } = this.#options;
+    const dispatcher = await this.#open();
     // Expiry counts from before the request: the Hub's clock started while our request was on its way.
     const sentAt = clock();
     // Timers want whole milliseconds.
@@ -134,7 +149,7 @@ export class HubClient {
     let headers: Record<string, string | string[] | undefined>;
     let body: string;
     try {
-      const response = await this.#dispatcher.request({
+      const response = await dispatcher.request({
         ...request,
         headersTimeout: Math.min(headersTimeoutMs, remaining),
         bodyTimeout: Math.min(bodyTimeoutMs, remaining),
@@ -150,7 +165,8 @@ export class HubClient {
   }
 
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    const dispatcher = await this.#dispatcher?.catch(() => undefined);
+    if (this.#ownsDispatcher) await dispatcher?.close();
   }
 }
 

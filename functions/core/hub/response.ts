@@ -152,21 +152,48 @@ function header(response: HubHttpResponse, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** RateLimit-Reset: a UNIX timestamp at Zaikio, delta seconds in the IETF draft; Retry-After: seconds or a date. */
+/** The longest wait a 429 may impose when its `RateLimit-Rule` names no window. */
+export const MAX_RATE_LIMIT_WAIT_MS = 5 * 60_000;
+
+/** The window of a `RateLimit-Rule` such as `300reqs/60s` (also `m`, `h`, or bare seconds), in ms. */
+export function rateLimitWindowMs(rule: string | undefined): number | undefined {
+  const match = rule === undefined ? null : /\/\s*(\d+(?:\.\d+)?)\s*([smh]?)\b/i.exec(rule);
+  if (match === null) return undefined;
+  const unit = { '': 1000, s: 1000, m: 60_000, h: 3600_000 }[(match[2] ?? '').toLowerCase()] ?? 1000;
+  const window = Number(match[1]) * unit;
+  return window > 0 ? window : undefined;
+}
+
+/**
+ * A number of seconds or a timestamp, told apart by size: delta seconds are small, UNIX seconds are
+ * past 10^9 (2001), UNIX milliseconds past 10^12.
+ */
+function resetTime(value: number, now: number): number {
+  if (value > 1e12) return value;
+  if (value > 1e9) return value * 1000;
+  return now + value * 1000;
+}
+
+/**
+ * When a rate-limited app may ask again. RateLimit-Reset is a UNIX timestamp at Zaikio and delta
+ * seconds in the IETF draft; Retry-After is seconds or an HTTP date. No value is trusted beyond the
+ * window `RateLimit-Rule` names (or MAX_RATE_LIMIT_WAIT_MS without one): a value in the wrong unit or
+ * a bogus date would otherwise block the whole app in this container for years.
+ */
 export function retryTimeFrom(response: HubHttpResponse, now: number): number {
-  const reset = header(response, 'ratelimit-reset');
-  if (reset !== undefined && /^\d+(\.\d+)?$/.test(reset.trim())) {
-    const seconds = Number(reset);
-    // Anything this large is an absolute time: 10^9 s is in 2001.
-    return seconds > 1e9 ? Math.max(now, seconds * 1000) : now + seconds * 1000;
+  const bound = now + (rateLimitWindowMs(header(response, 'ratelimit-rule')) ?? MAX_RATE_LIMIT_WAIT_MS);
+  const reset = header(response, 'ratelimit-reset')?.trim();
+  const retryAfter = header(response, 'retry-after')?.trim();
+  let at: number | undefined;
+  if (reset !== undefined && /^\d+(\.\d+)?$/.test(reset)) {
+    at = resetTime(Number(reset), now);
+  } else if (retryAfter !== undefined && /^\d+(\.\d+)?$/.test(retryAfter)) {
+    at = resetTime(Number(retryAfter), now);
+  } else if (retryAfter !== undefined) {
+    const date = Date.parse(retryAfter);
+    if (!Number.isNaN(date)) at = date;
   }
-  const retryAfter = header(response, 'retry-after');
-  if (retryAfter !== undefined) {
-    if (/^\d+$/.test(retryAfter.trim())) return now + Number(retryAfter) * 1000;
-    const at = Date.parse(retryAfter);
-    if (!Number.isNaN(at)) return Math.max(now, at);
-  }
-  return now + DEFAULT_RATE_LIMIT_WAIT_MS;
+  return Math.min(bound, Math.max(now, at ?? now + DEFAULT_RATE_LIMIT_WAIT_MS));
 }
 
 /** Scope error codes Zaikio is known to send (zaikio-hub-api.md); other keys' codes must be one of them. */

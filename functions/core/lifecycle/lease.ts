@@ -2,6 +2,7 @@
  * Leases and the Hub exchange under one: how long a lease holds, the exchange's deadline, and
  * which refresh token is still trusted.
  */
+import { BrokerError, RateLimitedError } from '../errors.js';
 import type { BrokerSettings } from '../settings.js';
 import type { TokenRecord } from '../store/record.js';
 import type { LeaseTerms } from '../store/repository.js';
@@ -36,4 +37,31 @@ export function trustedRefreshToken(record: TokenRecord, now: number): string | 
   return record.refreshToken !== undefined && (record.refreshTokenExpiresAt ?? 0) > now
     ? record.refreshToken
     : undefined;
+}
+
+/**
+ * The Hub refused the refresh grant for good: any 4xx but a timeout or a rate limit (`invalid_grant`,
+ * `unauthorized_client`, `invalid_request`, `unsupported_grant_type`, a 401, or one we do not know).
+ * Zaikio is withdrawing refresh tokens from client credentials apps, so the refresh token is dropped
+ * and client credentials are asked in the same exchange; only their refusal is the caller's answer.
+ */
+export function refusesRefreshToken(error: unknown): boolean {
+  if (!(error instanceof BrokerError) || error instanceof RateLimitedError) return false;
+  const status = error.details.hubStatus;
+  return (
+    error.code === 'invalid_grant' ||
+    (status !== undefined && status >= 400 && status < 500 && status !== 408)
+  );
+}
+
+/**
+ * After the Hub refused an app's credentials and a fresh read of its secret found nothing newer, the
+ * app's other keys in this container are answered from that refusal for this long, instead of each
+ * sending its own request the Hub will refuse and reading the secret again.
+ */
+export const CLIENT_REFUSAL_HOLD_MS = 30_000;
+
+/** A remembered refusal of an app's credentials answers the next exchange while it holds. */
+export function refusalHolds(refusedAt: number, now: number): boolean {
+  return now - refusedAt < CLIENT_REFUSAL_HOLD_MS;
 }

@@ -4,13 +4,26 @@
 import { type BrokerError, HubUnavailableError, InvalidRequestError, reviveError } from '../errors.js';
 import type { BrokerSettings } from '../settings.js';
 import type { LastError, StoredToken, TokenRecord } from '../store/record.js';
+import { tokenSha256 } from '../token-hash.js';
 import { isServable, lasts } from './serve.js';
 
-/** Recorded refusals are answered from the item for negativeCacheMs, doubling per repeat up to this. */
+/** Recorded refusals are answered from the item for negativeCacheMs, doubling per consecutive refusal up to this. */
 export const NEGATIVE_CACHE_MAX_MS = 3600_000;
 /** The first poll of a held lease; polls slow down by half each time up to the ceiling. */
 export const LEASE_POLL_FIRST_MS = 50;
 export const LEASE_POLL_MAX_MS = 500;
+/**
+ * A forced refresh that does not name the token it rejects (`forceRefresh: true`) replaces only a
+ * token at least this old: a younger one was just minted, most likely by another forced request
+ * for the same rejection, so repeating the request cannot make the Hub mint again and again.
+ */
+export const UNNAMED_FORCE_MIN_AGE_MS = 30_000;
+
+/**
+ * No force; force naming the rejected token by its SHA-256 (token-hash.ts; not by its expiry, which
+ * two tokens minted in the same second share); or the older unnamed form.
+ */
+export type ForceRefresh = boolean | { readonly accessTokenSha256: string };
 
 /** One caller's get-or-mint, fixed when it starts. */
 export interface MintAttempt {
@@ -26,17 +39,34 @@ export interface MintAttempt {
 
 export function startMintAttempt(
   record: TokenRecord | undefined,
-  request: { readonly minValidityMs: number; readonly forceRefresh: boolean },
+  request: { readonly minValidityMs: number; readonly forceRefresh: ForceRefresh },
   now: number,
   settings: BrokerSettings,
 ): MintAttempt {
+  const rejectedVersion = rejectedVersionOf(record, request.forceRefresh, now);
   return {
     minValidityMs: request.minValidityMs,
-    forceRefresh: request.forceRefresh,
-    rejectedVersion: request.forceRefresh ? (record?.version ?? -1) : undefined,
+    forceRefresh: rejectedVersion !== undefined,
+    rejectedVersion,
     failuresAtStart: record?.failureCount ?? 0,
     waitUntil: now + settings.leaseDurationMs + LEASE_POLL_MAX_MS,
   };
+}
+
+/**
+ * The stored version a forced refresh rejects, if any. A named token that is no longer the stored
+ * one was already replaced: the stored token is served without asking the Hub.
+ */
+export function rejectedVersionOf(
+  record: TokenRecord | undefined,
+  force: ForceRefresh,
+  now: number,
+): number | undefined {
+  if (force === false) return undefined;
+  const token = record?.token;
+  if (token === undefined) return record?.version ?? -1;
+  if (force === true) return now - token.issuedAt >= UNNAMED_FORCE_MIN_AGE_MS ? record?.version : undefined;
+  return tokenSha256(token.accessToken) === force.accessTokenSha256 ? record?.version : undefined;
 }
 
 /** A record whose token may be handed out. */
@@ -95,7 +125,7 @@ export function nextPollMs(previousMs: number | undefined): number {
 
 /**
  * Answers from the item instead of asking the Hub again: a failure that happened while we waited,
- * and, unless the caller forces, a recent refusal, a rate limit still in force, or a transient
+ * a rate limit still in force, and, unless the caller forces, a recent refusal or a transient
  * failure still inside its backoff (capped at one base interval, so a recovered Hub is asked soon).
  */
 export function recordedFailure(
@@ -106,21 +136,26 @@ export function recordedFailure(
 ): BrokerError | undefined {
   const lastError = record?.lastError;
   if (record === undefined || lastError === undefined) return undefined;
-  // Another container's attempt failed while we waited on its lease: share its answer.
-  if (record.failureCount > attempt.failuresAtStart) return revive(lastError);
+  // Another container's attempt failed while we waited on its lease: share its answer. The count
+  // starts over when the kind of failure changes, so any change, not only a rise, is a new failure.
+  if (record.failureCount !== attempt.failuresAtStart) return revive(lastError);
+  // Not even a forced refresh asks the Hub before the time it gave.
+  if (lastError.retryAt !== undefined && lastError.retryAt > now) return revive(lastError);
   if (attempt.forceRefresh) return undefined;
   if (record.status === 'revoked') {
     return now - lastError.at < negativeCacheMs(record.failureCount, settings)
       ? revive(lastError)
       : undefined;
   }
-  if (lastError.retryAt !== undefined && lastError.retryAt > now) return revive(lastError);
   const backoffEnd = Math.min(record.nextAttemptAt ?? 0, lastError.at + settings.failureBackoffBaseMs);
   if (record.status === 'failing' && now < backoffEnd) return revive(lastError);
   return undefined;
 }
 
-/** How long the n-th consecutive refusal is answered from the item: doubling, up to an hour. */
+/**
+ * How long the n-th consecutive refusal is answered from the item: doubling, up to an hour. The
+ * count is of refusals in a row only (failureWrite): a success or another failure starts it over.
+ */
 export function negativeCacheMs(failureCount: number, settings: BrokerSettings): number {
   const repeats = Math.max(0, failureCount - 1);
   return Math.min(NEGATIVE_CACHE_MAX_MS, settings.negativeCacheMs * 2 ** repeats);

@@ -3,6 +3,7 @@
  */
 import type { BrokerSettings } from '../settings.js';
 import type { TokenRecord } from '../store/record.js';
+import { LEASE_WRITE_MARGIN_MS } from './lease.js';
 
 /** A key nobody asked for in `idleAfterMs` stops being refreshed. */
 export function isIdle(record: TokenRecord, now: number, settings: BrokerSettings): boolean {
@@ -21,4 +22,77 @@ export function refreshStep(
   if (record.status === 'revoked') return 'skip';
   if (isIdle(record, now, settings)) return 'retire';
   return 'refresh';
+}
+
+/**
+ * How the worker claims a due key it has just read (consistently), given when the sweep that handed
+ * it out ran (`sweptAt`):
+ * - `skip`: not due any more (refreshed meanwhile: a late or duplicate message) or someone holds its
+ *   lease; nothing is written;
+ * - `read`: refresh it on the strength of the read, without a lease write of its own (its token write
+ *   is fenced on the read instead, store/repository.ts ReadClaim). Only when no other sweep can have
+ *   handed the key out: this sweep is the first to find it due (the previous one ran a schedule
+ *   interval earlier, before `dueAt`), and the token is written, the whole Hub deadline spent, before
+ *   the next sweep runs, so that sweep finds the key refreshed and does not hand it out again. So
+ *   every key is refreshed by one worker at a time, as under a lease, and a refresh costs one write of
+ *   the item instead of two;
+ * - `lease`: anything else (an overdue key an earlier sweep may have handed out too, a message taken
+ *   late, a key to retire): take the lease first, as the mint path does.
+ */
+export function refreshClaim(
+  record: TokenRecord | undefined,
+  sweptAt: number,
+  now: number,
+  settings: BrokerSettings,
+): 'skip' | 'read' | 'lease' {
+  if (record?.dueAt === undefined || record.dueAt > now) return 'skip';
+  // Held (the lease is live), as lifecycle/mint.ts leaseIsLive says; not imported from there, to keep
+  // this module, which the construct's sizing imports, free of the mint path's dependencies.
+  if (record.leaseOwner !== undefined && (record.leaseExpiresAt ?? 0) >= now) return 'skip';
+  if (refreshStep(record, now, settings) !== 'refresh') return 'lease';
+  const interval = settings.scheduleIntervalMs;
+  const firstSweep = record.dueAt > sweptAt - interval;
+  const beforeNextSweep = now + settings.hubDeadlineMs + LEASE_WRITE_MARGIN_MS <= sweptAt + interval;
+  return firstSweep && beforeNextSweep ? 'read' : 'lease';
+}
+
+/** Keys one worker invocation refreshes at once, at most. */
+export const MAX_REFRESH_IN_FLIGHT = 8;
+
+/** Least time between two Hub requests one worker starts: its share of the fleet's ceiling. */
+export function refreshPacingMs(
+  settings: Pick<BrokerSettings, 'hubRequestsPerSecond' | 'refreshConcurrency'>,
+): number {
+  return (1000 * settings.refreshConcurrency) / settings.hubRequestsPerSecond;
+}
+
+/**
+ * Keys a worker refreshes at once. Each takes its lease, and with it its Hub deadline, before it
+ * waits for a pacing slot; so no more are in flight than the pacer can start within half the
+ * deadline, which leaves the other half for the request, a retry or the fallback to client
+ * credentials. More would time out without ever being sent. 0 means the pacing itself starves a
+ * key: the construct rejects such a configuration (infra/sizing.ts).
+ */
+export function refreshInFlight(
+  settings: Pick<BrokerSettings, 'hubDeadlineMs' | 'hubRequestsPerSecond' | 'refreshConcurrency'>,
+): number {
+  const fits = Math.floor(settings.hubDeadlineMs / 2 / refreshPacingMs(settings));
+  return Math.min(MAX_REFRESH_IN_FLIGHT, fits);
+}
+
+/**
+ * How far past its refresh time a key's token is (ms), measured from the token itself: its expiry
+ * less the refresh window, without jitter. The due index moves a failing key to its next attempt,
+ * so the worker reports this for the keys it failed: a key in backoff still counts as overdue.
+ * Undefined when there is no token to lose.
+ */
+export function overdueMs(
+  token: { readonly issuedAt: number; readonly expiresAt: number } | undefined,
+  now: number,
+  settings: Pick<BrokerSettings, 'refreshAheadMs' | 'refreshLifetimeFraction'>,
+): number | undefined {
+  if (token === undefined) return undefined;
+  const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
+  const window = Math.max(settings.refreshAheadMs, settings.refreshLifetimeFraction * lifetime);
+  return Math.max(0, now - (token.expiresAt - window));
 }

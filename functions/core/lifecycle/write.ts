@@ -5,6 +5,7 @@
 import { type BrokerError, InvalidRequestError, RateLimitedError, ScopeNotGrantedError } from '../errors.js';
 import type { HubToken } from '../hub/token.js';
 import type { BrokerSettings } from '../settings.js';
+import type { TokenRecord } from '../store/record.js';
 import type { FailureWrite, TokenWrite, UseWrite } from '../store/repository.js';
 import { REFRESH_TOKEN_TRUST_MS } from './lease.js';
 
@@ -62,19 +63,26 @@ export function failureBackoffMs(failures: number, settings: BrokerSettings, ran
  * transient failure backs off, never before a rate limit's reset. A refresh that fails on the
  * request itself (an app no longer configured) leaves the due index: retrying would not help; the
  * mint path keeps the backoff so that its callers are answered from the item meanwhile.
+ *
+ * `failureCount` counts consecutive failures of one kind: refusals (which double the negative cache)
+ * or other failures (which double the backoff). A failure of the other kind starts over at one, so an
+ * outage never lengthens the wait of an organization that has just granted the scopes again.
  */
 export function failureWrite(
   error: BrokerError,
-  failureCount: number,
+  previous: Pick<TokenRecord, 'failureCount' | 'status'>,
   now: number,
   settings: BrokerSettings,
   random: () => number,
   path: 'mint' | 'refresh',
 ): FailureWrite {
-  if (error instanceof ScopeNotGrantedError) return { error, at: now, status: 'revoked' };
+  const refusal = error instanceof ScopeNotGrantedError;
+  const sameKind = previous.status === (refusal ? 'revoked' : 'failing');
+  const failureCount = sameKind ? previous.failureCount + 1 : 1;
+  if (refusal) return { error, at: now, status: 'revoked', failureCount };
   if (path === 'refresh' && error instanceof InvalidRequestError)
-    return { error, at: now, status: 'failing' };
-  let nextAttemptAt = now + failureBackoffMs(failureCount + 1, settings, random);
+    return { error, at: now, status: 'failing', failureCount };
+  let nextAttemptAt = now + failureBackoffMs(failureCount, settings, random);
   if (error instanceof RateLimitedError) nextAttemptAt = Math.max(nextAttemptAt, error.retryAt.getTime());
-  return { error, at: now, status: 'failing', nextAttemptAt };
+  return { error, at: now, status: 'failing', failureCount, nextAttemptAt };
 }

@@ -1,9 +1,21 @@
-/** The SQS message from the sweeper to the refresh workers: `{"keys": [{"pk": "...", "sk": "..."}]}`. */
+/**
+ * The SQS message from the sweeper to the refresh workers:
+ * `{"keys": [{"pk": "...", "sk": "..."}], "sweptAt": 1767225600000}`. `sweptAt` (epoch ms, when the
+ * sweep read the due index) lets a worker refresh a key without taking its lease first
+ * (lifecycle/refresh.ts refreshClaim); a message without it is refreshed under leases.
+ */
 import { InvalidRequestError } from '../errors.js';
 import type { TokenKey } from '../store/key.js';
 
-export function encodeRefreshMessage(keys: readonly TokenKey[]): string {
-  return JSON.stringify({ keys: keys.map(({ pk, sk }) => ({ pk, sk })) });
+export function encodeRefreshMessage(keys: readonly TokenKey[], sweptAt?: number): string {
+  return JSON.stringify({ keys: keys.map(({ pk, sk }) => ({ pk, sk })), sweptAt });
+}
+
+/** The keys of a message, and when the sweep that sent them ran, if it says. */
+export function parseRefreshBatch(body: string): { keys: TokenKey[]; sweptAt?: number } {
+  const keys = parseRefreshMessage(body);
+  const { sweptAt } = JSON.parse(body) as { sweptAt?: unknown };
+  return typeof sweptAt === 'number' && Number.isFinite(sweptAt) ? { keys, sweptAt } : { keys };
 }
 
 export function parseRefreshMessage(body: string): TokenKey[] {

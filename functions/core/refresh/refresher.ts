@@ -1,7 +1,8 @@
 /**
- * Refreshes one due key: take its lease (only while it is still due), then exchange the stored
- * refresh token or mint anew with client credentials, and store the result fenced on the lease.
- * What to do with the key and what a failure records are decided in functions/core/lifecycle/.
+ * Refreshes one due key: claim it (by a read when the sweep that handed it out allows, otherwise by
+ * its lease, only while it is still due), then exchange the stored refresh token or mint anew with
+ * client credentials, and store the result fenced on the claim. How to claim, what to do with the key
+ * and what a failure records are decided in functions/core/lifecycle/.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
@@ -11,6 +12,8 @@ import {
   failureWrite,
   hubDeadline,
   leaseTerms,
+  overdueMs,
+  refreshClaim,
   refreshStep,
   tokenWrite,
   trustedRefreshToken,
@@ -18,9 +21,16 @@ import {
 import { scopeSet } from '../scopes.js';
 import type { BrokerSettings } from '../settings.js';
 import { bearerOfKey, type TokenKey } from '../store/key.js';
-import type { Lease, TokenRepository } from '../store/repository.js';
+import type { Lease, ReadClaim, TokenRepository } from '../store/repository.js';
 
 export type RefreshOutcome = 'refreshed' | 'fell-back' | 'revoked' | 'failed' | 'skipped' | 'retired';
+
+export interface RefreshResult {
+  readonly outcome: RefreshOutcome;
+  readonly error?: BrokerError;
+  /** A failed key's lateness past its token's refresh time (lifecycle/refresh.ts overdueMs). */
+  readonly overdueMs?: number;
+}
 
 /** A zero count for every outcome, for per-run tallies. */
 export function noOutcomes(): Record<RefreshOutcome, number> {
@@ -49,40 +59,55 @@ export class Refresher {
     this.#random = options.random ?? Math.random;
   }
 
-  async refresh(key: TokenKey): Promise<{ outcome: RefreshOutcome; error?: BrokerError }> {
+  /** `sweptAt`: when the sweep that queued the key ran, if the message says (refreshClaim). */
+  async refresh(key: TokenKey, options: { readonly sweptAt?: number } = {}): Promise<RefreshResult> {
     const { store, settings, clock } = this.#options;
-    const now = clock();
+    let now = clock();
+    if (options.sweptAt !== undefined && parseKey(key) !== undefined) {
+      const record = await store.get(key, { consistent: true });
+      const claim = refreshClaim(record, options.sweptAt, now, settings);
+      if (claim === 'skip' || record?.dueAt === undefined) return { outcome: 'skipped' };
+      if (claim === 'read') {
+        return this.#exchange({ key, version: record.version, dueAt: record.dueAt, readAt: now, record });
+      }
+      now = clock();
+    }
     // Duplicate, late or out-of-order deliveries fail this condition and cost one conditional write.
     const owner = `${this.#ownerId}:${randomUUID()}`;
     const lease = await store.acquireLease(key, leaseTerms(owner, now, settings), { dueBy: now });
     if (lease === undefined) return { outcome: 'skipped' };
     const step = refreshStep(lease.record, now, settings);
     if (step === 'refresh') return this.#exchange(lease);
-    await store.retire(lease);
-    return { outcome: step === 'retire' ? 'retired' : 'skipped' };
+    if (step === 'skip') {
+      await store.retire(lease);
+      return { outcome: 'skipped' };
+    }
+    if (await store.retire(lease, { idle: true })) return { outcome: 'retired' };
+    // Someone used the key since we read it (or our lease is gone): refresh it if it is still ours.
+    const current = await store.get(key, { consistent: true });
+    if (current?.leaseOwner !== lease.owner || current.version !== lease.version)
+      return { outcome: 'skipped' };
+    return this.#exchange({ ...lease, record: current });
   }
 
-  async #exchange(lease: Lease): Promise<{ outcome: RefreshOutcome; error?: BrokerError }> {
+  async #exchange(lease: Lease | ReadClaim): Promise<RefreshResult> {
     const { store, fetcher, settings, clock, beforeHubRequest } = this.#options;
     const { record } = lease;
-    const bearer = bearerOfKey(lease.key.pk);
-    const hash = lease.key.sk.indexOf('#');
-    let scopes: ReturnType<typeof scopeSet>;
-    try {
-      if (bearer === undefined || hash < 0) throw new Error('malformed key');
-      scopes = scopeSet(bearer, lease.key.sk.slice(hash + 1).split(','));
-    } catch {
+    const held = 'owner' in lease;
+    const parsed = parseKey(lease.key);
+    if (parsed === undefined) {
       // Not an item this broker wrote; leave it out of the index rather than fail every minute.
-      await store.retire(lease);
+      if (held) await store.retire(lease);
       return { outcome: 'skipped' };
     }
     const now = clock();
     try {
       const fetched = await fetcher.fetch({
-        client: lease.key.sk.slice(0, hash),
-        scopes,
+        client: parsed.client,
+        scopes: parsed.scopes,
         refreshToken: trustedRefreshToken(record, now),
-        deadlineAt: hubDeadline(record.leaseExpiresAt, now, settings),
+        // Under a read claim a lease on the record is a crashed holder's, long run out: not ours.
+        deadlineAt: hubDeadline(held ? record.leaseExpiresAt : undefined, now, settings),
         beforeHubRequest,
       });
       // A write fenced out means another holder took the key: its token stands, ours is dropped.
@@ -92,14 +117,27 @@ export class Refresher {
       return { outcome: fetched.fellBack ? 'fell-back' : 'refreshed' };
     } catch (error) {
       if (!(error instanceof BrokerError)) {
-        await store.releaseLease(lease);
+        if (held) await store.releaseLease(lease);
         throw error;
       }
-      const failure = failureWrite(error, record.failureCount, clock(), settings, this.#random, 'refresh');
+      const failure = failureWrite(error, record, clock(), settings, this.#random, 'refresh');
       const recorded = await store.recordFailure(lease, failure);
       // Revoked: out of the due index; consumers get ScopeNotGrantedError until someone grants again.
       if (failure.status === 'revoked') return { outcome: recorded ? 'revoked' : 'skipped', error };
-      return { outcome: 'failed', error };
+      const overdue = overdueMs(record.token, clock(), settings);
+      return { outcome: 'failed', error, ...(overdue === undefined ? {} : { overdueMs: overdue }) };
     }
+  }
+}
+
+/** The app and scope set a key names, or undefined when it is not a key this broker writes. */
+function parseKey(key: TokenKey): { client: string; scopes: ReturnType<typeof scopeSet> } | undefined {
+  const bearer = bearerOfKey(key.pk);
+  const hash = key.sk.indexOf('#');
+  if (bearer === undefined || hash < 0) return undefined;
+  try {
+    return { client: key.sk.slice(0, hash), scopes: scopeSet(bearer, key.sk.slice(hash + 1).split(',')) };
+  } catch {
+    return undefined;
   }
 }

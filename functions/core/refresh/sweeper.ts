@@ -11,8 +11,11 @@ import type { DueIndex } from '../store/repository.js';
 export interface RefreshQueue {
   /** Keys already queued and not yet done (approximate). */
   pendingKeys(): Promise<number>;
-  /** Sends the keys, grouped into messages; resolves with the number of keys accepted. */
-  send(messages: readonly (readonly TokenKey[])[]): Promise<number>;
+  /**
+   * Sends the keys, grouped into messages, each with the time of the sweep (`sweptAt`, see
+   * messages.ts); resolves with the number of keys accepted.
+   */
+  send(messages: readonly (readonly TokenKey[])[], options?: { readonly sweptAt?: number }): Promise<number>;
 }
 
 export interface SweepResult {
@@ -73,7 +76,7 @@ export class Sweeper {
     for (let i = 0; i < chosen.length; i += settings.keysPerMessage) {
       messages.push(chosen.slice(i, i + settings.keysPerMessage).map(({ pk, sk }) => ({ pk, sk })));
     }
-    const enqueued = messages.length === 0 ? 0 : await queue.send(messages);
+    const enqueued = messages.length === 0 ? 0 : await queue.send(messages, { sweptAt: now });
     const oldest = found[0];
     return {
       due: found.length,

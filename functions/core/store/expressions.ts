@@ -25,9 +25,23 @@ export const WHEN = {
    * never overwrites a newer token. Needs `:owner` and `:version`.
    */
   leaseIsOursAndUnchanged: (ref) => `${ref(ATTR.leaseOwner)} = :owner AND ${ref(ATTR.version)} = :version`,
+  /**
+   * Fencing without a lease (a read claim): nobody wrote since the writer read the item (`:version`
+   * and `:dueAt` as read; every token write increments the version, every other write moves or removes
+   * the refresh time) and nobody took the lease since `:readAt` (a lease taken later runs out later).
+   */
+  unchangedSinceRead: (ref) =>
+    `${ref(ATTR.version)} = :version AND ${ref(ATTR.dueAt)} = :dueAt AND ` +
+    `(attribute_not_exists(${ref(ATTR.leaseOwner)}) OR ${ref(ATTR.leaseExpiresAt)} < :readAt)`,
   /** No use recorded since `:staleBefore`, so a busy key costs one write per interval. */
   useIsStale: (ref) =>
     `(attribute_not_exists(${ref(ATTR.lastRequestedAt)}) OR ${ref(ATTR.lastRequestedAt)} <= :staleBefore)`,
+  /**
+   * Nobody recorded a use since the holder read the item (`:usedAt`, the use it saw, 0 for none):
+   * a use recorded meanwhile is not fenced by the lease, so idle retirement checks it itself.
+   */
+  noUseSince: (ref) =>
+    `(attribute_not_exists(${ref(ATTR.lastRequestedAt)}) OR ${ref(ATTR.lastRequestedAt)} <= :usedAt)`,
   /** The due index's key condition for one shard. Needs `:shard` and `:now`. */
   dueInShard: (ref) => `${ref(ATTR.dueShard)} = :shard AND ${ref(ATTR.dueAt)} <= :now`,
 } as const satisfies Record<string, Condition>;

@@ -16,6 +16,20 @@ export interface Lease {
   readonly record: TokenRecord;
 }
 
+/**
+ * The right to write a key without holding its lease: the refresher read the item at `readAt` and
+ * found it due and free. Every write under it is fenced on what was read (version, refresh time) and
+ * on nobody having taken the lease since, so a late writer still never overwrites a newer token; it
+ * saves the lease's own write (lifecycle/refresh.ts `refreshClaim` says when it is used).
+ */
+export interface ReadClaim {
+  readonly key: TokenKey;
+  readonly version: number;
+  readonly dueAt: number;
+  readonly readAt: number;
+  readonly record: TokenRecord;
+}
+
 /** Who takes a lease, and until when it holds if its holder never writes (a crashed holder). */
 export interface LeaseTerms {
   readonly owner: string;
@@ -62,6 +76,8 @@ export interface FailureWrite {
   readonly error: BrokerError;
   readonly at: number;
   readonly status: Exclude<TokenStatus, 'active'>;
+  /** Consecutive failures of this kind, this one included (lifecycle/write.ts). */
+  readonly failureCount: number;
   /** When the key may be tried again; also its place in the due index. Omitted: leave the index. */
   readonly nextAttemptAt?: number | undefined;
 }
@@ -70,14 +86,20 @@ export interface TokenRepository {
   get(key: TokenKey, options: { readonly consistent: boolean }): Promise<TokenRecord | undefined>;
   /** Takes the key for one mint or refresh; undefined when someone else holds it or nothing is due. */
   acquireLease(key: TokenKey, terms: LeaseTerms, target: LeaseTarget): Promise<Lease | undefined>;
-  /** Stores a new token and releases the lease, only if the lease is still ours and unchanged. */
-  saveToken(lease: Lease, write: TokenWrite): Promise<boolean>;
+  /**
+   * Stores a new token and releases the lease, only if the lease is still ours and unchanged (or,
+   * under a read claim, nobody wrote or took the key since the read).
+   */
+  saveToken(lease: Lease | ReadClaim, write: TokenWrite): Promise<boolean>;
   /** Records a failed mint or refresh and releases the lease, fenced like saveToken. */
-  recordFailure(lease: Lease, failure: FailureWrite): Promise<boolean>;
+  recordFailure(lease: Lease | ReadClaim, failure: FailureWrite): Promise<boolean>;
   /** Gives the key back untouched, e.g. when the token turned out to be fresh already. */
   releaseLease(lease: Lease): Promise<boolean>;
-  /** Releases the key and takes it out of the due index; it is refreshed again on its next request. */
-  retire(lease: Lease): Promise<boolean>;
+  /**
+   * Releases the key and takes it out of the due index; it is refreshed again on its next request.
+   * `idle`: only if no use was recorded since the lease's read (false otherwise, the lease kept).
+   */
+  retire(lease: Lease, options?: { readonly idle?: boolean }): Promise<boolean>;
   /** Notes that someone asked for the key, unless a recent use is already recorded. */
   recordUse(key: TokenKey, use: UseWrite): Promise<boolean>;
 }

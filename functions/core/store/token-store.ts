@@ -15,6 +15,7 @@ import type {
   Lease,
   LeaseTarget,
   LeaseTerms,
+  ReadClaim,
   TokenRepository,
   TokenWrite,
   UseWrite,
@@ -89,7 +90,7 @@ export class TokenStore implements TokenRepository, DueIndex {
   }
 
   /** A late ("zombie") writer gets false and its token is dropped. */
-  async saveToken(lease: Lease, write: TokenWrite): Promise<boolean> {
+  async saveToken(lease: Lease | ReadClaim, write: TokenWrite): Promise<boolean> {
     const { token, refreshToken, use } = write;
     const update = new ItemUpdate()
       .set(ATTR.accessToken, token.accessToken)
@@ -115,7 +116,7 @@ export class TokenStore implements TokenRepository, DueIndex {
   }
 
   /** A transient failure leaves the stored token as it is (it is still served); a revocation removes it. */
-  async recordFailure(lease: Lease, failure: FailureWrite): Promise<boolean> {
+  async recordFailure(lease: Lease | ReadClaim, failure: FailureWrite): Promise<boolean> {
     const { error } = failure;
     const update = new ItemUpdate()
       .set(ATTR.status, failure.status)
@@ -128,7 +129,7 @@ export class TokenStore implements TokenRepository, DueIndex {
         missingScopes: error.details.missingScopes,
         retryAt: error.details.retryAt === undefined ? undefined : Date.parse(error.details.retryAt),
       })
-      .increment(ATTR.failureCount)
+      .set(ATTR.failureCount, failure.failureCount)
       .remove(ATTR.leaseOwner, ATTR.leaseExpiresAt);
     if (failure.status === 'revoked') {
       // A refused grant makes the token worthless: no reader may use it, whatever it checks.
@@ -149,11 +150,15 @@ export class TokenStore implements TokenRepository, DueIndex {
     return this.#fenced(lease, new ItemUpdate().remove(ATTR.leaseOwner, ATTR.leaseExpiresAt));
   }
 
-  async retire(lease: Lease): Promise<boolean> {
-    return this.#fenced(
-      lease,
-      new ItemUpdate().remove(ATTR.leaseOwner, ATTR.leaseExpiresAt, ATTR.dueShard, ATTR.dueAt),
-    );
+  async retire(lease: Lease, options: { readonly idle?: boolean } = {}): Promise<boolean> {
+    const update = new ItemUpdate().remove(ATTR.leaseOwner, ATTR.leaseExpiresAt, ATTR.dueShard, ATTR.dueAt);
+    if (options.idle !== true) return this.#fenced(lease, update);
+    update.when(allOf(WHEN.leaseIsOursAndUnchanged, WHEN.noUseSince), {
+      owner: lease.owner,
+      version: lease.version,
+      usedAt: lease.record.lastRequestedAt ?? 0,
+    });
+    return (await this.#update(lease.key, update, 'NONE')) !== false;
   }
 
   async recordUse(key: TokenKey, use: UseWrite): Promise<boolean> {
@@ -187,9 +192,17 @@ export class TokenStore implements TokenRepository, DueIndex {
     return LastEvaluatedKey === undefined ? { keys } : { keys, nextKey: LastEvaluatedKey };
   }
 
-  /** Every write under a lease: only while the lease is ours and nobody wrote since we took it. */
-  #fenced(lease: Lease, update: ItemUpdate): Promise<boolean> {
-    update.when(WHEN.leaseIsOursAndUnchanged, { owner: lease.owner, version: lease.version });
+  /**
+   * Every write under a lease: only while the lease is ours and nobody wrote since we took it. Under a
+   * read claim: only if nobody wrote or took the lease since the read.
+   */
+  #fenced(lease: Lease | ReadClaim, update: ItemUpdate): Promise<boolean> {
+    if ('owner' in lease) {
+      update.when(WHEN.leaseIsOursAndUnchanged, { owner: lease.owner, version: lease.version });
+    } else {
+      const { version, dueAt, readAt } = lease;
+      update.when(WHEN.unchangedSinceRead, { version, dueAt, readAt });
+    }
     return this.#update(lease.key, update, 'NONE').then((written) => written !== false);
   }
 

@@ -9,6 +9,11 @@ const app = new App();
 
 const brokerStack = new Stack(app, 'TokenBroker', { env });
 const broker = new ZaikioTokenBroker(brokerStack, 'Broker', { hub: 'sandbox' });
+// A consumer of another team's app (other-team-app.cjs): declared here, where its policy lives.
+broker.addConsumer('invoices', {
+  organizations: [process.env.ORGANIZATION_ID],
+  scopes: ['warehouse.items.r'],
+});
 
 const orders = new Stack(app, 'Orders', { env });
 const fn = new lambda.Function(orders, 'ListOrders', {
@@ -16,6 +21,10 @@ const fn = new lambda.Function(orders, 'ListOrders', {
   handler: 'index.handler',
   code: lambda.Code.fromInline('exports.handler = async () => ({})'),
 });
-broker.grantTokenAccess(fn, { organizations: [process.env.ORGANIZATION_ID] });
+broker.grantTokenAccess(fn, {
+  consumer: 'orders',
+  organizations: [process.env.ORGANIZATION_ID],
+  scopes: ['warehouse.*'],
+});
 
 app.synth();

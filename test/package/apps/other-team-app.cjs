@@ -18,12 +18,14 @@ const fn = new lambda.Function(stack, 'SendInvoices', {
   handler: 'index.handler',
   code: lambda.Code.fromInline('exports.handler = async () => ({})'),
 });
-broker.grantTokenAccess(fn, { organizations: [process.env.ORGANIZATION_ID] });
+// The consumer the broker's stack declared (addConsumer), which holds its policy; the bearers here
+// limit this function's reads to the same organization.
+broker.grantTokenAccess(fn, { consumer: 'invoices', organizations: [process.env.ORGANIZATION_ID] });
 
 // A container task's role: granted too, but its environment is the user's to pass.
 const taskRole = new iam.Role(stack, 'TaskRole', {
   assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
 });
-broker.grantTokenAccess(taskRole);
+broker.grantTokenAccess(taskRole, { consumer: 'invoices-tasks', allBearers: true });
 
 app.synth();
