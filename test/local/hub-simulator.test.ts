@@ -6,7 +6,7 @@ import {
   type Fault,
   HubSimulator,
   type HubSimulatorOptions,
-} from '../local/hub-simulator/index.js';
+} from '../../local/hub-simulator/index.js';
 
 const ORG_ID = 'b1475f65-236c-58b8-96e1-e1778b43beb7';
 const ORG = `Org/${ORG_ID}`;

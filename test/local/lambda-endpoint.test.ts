@@ -11,7 +11,7 @@ import {
   type LambdaEndpoint,
   type LambdaEndpointOptions,
   startLambdaEndpoint,
-} from '../local/lambda-endpoint.js';
+} from '../../local/lambda-endpoint.js';
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const running: Array<{ stop(): unknown }> = [];
