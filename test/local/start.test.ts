@@ -267,12 +267,18 @@ describe('npm start prints what a consumer needs', () => {
     expect(existsSync(file)).toBe(false);
   });
 
-  const awsVersion = spawnSync('aws', ['--version'], { encoding: 'utf8' });
-  const awsV2 = awsVersion.status === 0 && /aws-cli\/2\./.test(`${awsVersion.stdout}${awsVersion.stderr}`);
-  if (!awsV2) console.warn('skipping the printed aws lambda invoke line: no AWS CLI v2 on PATH');
-  it.skipIf(!awsV2)('the printed aws lambda invoke line works in a shell with the block', () => {
+  // The line is for the AWS CLI v2 (Debian's awscli package, which .ci/run installs when missing);
+  // a v1 earlier on PATH (pip's) does not know --cli-binary-format.
+  const awsV2 = ['aws', '/usr/bin/aws'].find((binary) => {
+    const version = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+    return version.status === 0 && /aws-cli\/2\./.test(`${version.stdout}${version.stderr}`);
+  });
+  if (awsV2 === undefined) console.warn('skipping the printed aws lambda invoke line: no AWS CLI v2 found');
+  it.skipIf(awsV2 === undefined)('the printed aws lambda invoke line works in a shell with the block', () => {
     const file = join(dataDir, 'token-cli.json');
-    const invoke = printedCommand(running.output(), 'aws lambda invoke').replaceAll('/tmp/token.json', file);
+    const invoke = printedCommand(running.output(), 'aws lambda invoke')
+      .replaceAll('/tmp/token.json', file)
+      .replace(/^aws /, `${awsV2} `);
     const jq = printedCommand(running.output(), "jq 'del(.accessToken)'").replaceAll('/tmp/token.json', file);
     const result = spawnSync('bash', ['-c', `${invoke} >/dev/null\n${jq}`], {
       env: {
