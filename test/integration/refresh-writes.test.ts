@@ -67,7 +67,7 @@ describe('writes per scheduled refresh', () => {
   }
 
   // The item's size decides a write's units: 1 per started KB. One scope keeps the simulator's token
-  // items under 1 KB; four take them over 1 KB (Zaikio's RS256 access tokens alone are ~1 KB).
+  // items under 1 KB; four take them over 1 KB, the size docs/deploy.md counts for real items.
   const SIZES = [
     { item: 'under 1 KB', scopes: ['warehouse.items.r'], lease: 4, read: 3 },
     {

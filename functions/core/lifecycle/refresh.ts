@@ -33,9 +33,10 @@ export function refreshStep(
  *   is fenced on the read instead, store/repository.ts ReadClaim). Only when no other sweep can have
  *   handed the key out: this sweep is the first to find it due (the previous one ran a schedule
  *   interval earlier, before `dueAt`), and the token is written, the whole Hub deadline spent, before
- *   the next sweep runs, so that sweep finds the key refreshed and does not hand it out again. So
- *   every key is refreshed by one worker at a time, as under a lease, and a refresh costs one write of
- *   the item instead of two;
+ *   the next sweep runs, so that sweep finds the key refreshed and does not hand it out again. So a
+ *   key is refreshed by one worker at a time, as under a lease (short of SQS's or the Scheduler's own
+ *   duplicate deliveries, which cost a Hub request, never a newer token), with one write of the item
+ *   instead of two;
  * - `lease`: anything else (an overdue key an earlier sweep may have handed out too, a message taken
  *   late, a key to retire): take the lease first, as the mint path does.
  */
@@ -46,8 +47,7 @@ export function refreshClaim(
   settings: BrokerSettings,
 ): 'skip' | 'read' | 'lease' {
   if (record?.dueAt === undefined || record.dueAt > now) return 'skip';
-  // Held (the lease is live), as lifecycle/mint.ts leaseIsLive says; not imported from there, to keep
-  // this module, which the construct's sizing imports, free of the mint path's dependencies.
+  // A live lease (mint.ts leaseIsLive, not imported: infra/sizing.ts imports this module).
   if (record.leaseOwner !== undefined && (record.leaseExpiresAt ?? 0) >= now) return 'skip';
   if (refreshStep(record, now, settings) !== 'refresh') return 'lease';
   const interval = settings.scheduleIntervalMs;
