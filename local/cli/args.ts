@@ -5,7 +5,10 @@
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { CliError } from './output.js';
 
-export const PROGRAM = 'npm run tokens --';
+/** How the user started it: the package's bin, or the repository's npm script. */
+export const PROGRAM = /zaikio-tokens(\.mjs)?$/.test(process.argv[1] ?? '')
+  ? 'zaikio-tokens'
+  : 'npm run tokens --';
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
