@@ -113,7 +113,8 @@ ${table(
 )}
 
 ${packed.files.length} files: the compiled construct and consumer entry points with their \`.d.ts\`
-(\`dist/infra/\`, \`dist/functions/\`), the prebuilt functions (\`dist/assets/\`), README, LICENSE and
+(\`dist/infra/\`, \`dist/functions/\`), the prebuilt functions (\`dist/assets/\`), the operator CLI
+(\`dist/cli/zaikio-tokens.mjs\`, one bundle with the SDK clients it uses), README, LICENSE and
 package.json. The list is checked by \`test/package/package.test.ts\`.
 
 Each prebuilt function (\`dist/assets/<name>/\`: minified ESM with the AWS SDK bundled, and its source

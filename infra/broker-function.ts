@@ -18,7 +18,8 @@ export interface BrokerFunctionOptions {
   readonly memorySize?: number;
   /**
    * Concurrent executions reserved for (and capped at) this number.
-   * @default no reservation: the account's unreserved pool
+   * @default mint: what the Hub rate limit lets it use inside one Hub deadline (infra/sizing.ts);
+   * sweep: 1; refresh: no reservation (the queue's maximum concurrency caps it)
    */
   readonly reservedConcurrentExecutions?: number;
   /**

@@ -171,6 +171,10 @@ export class RefreshPipeline extends Construct {
         // A sweep that cannot start within a minute is replaced by the next one.
         retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 60 },
         deadLetterConfig: { arn: deadLetterQueue.queueArn },
+        // The sweeper measures lateness from the time the run was meant for (TokensOverdue).
+        input: scheduler.ScheduleTargetInput.fromObject({
+          scheduledTime: scheduler.ContextAttribute.scheduledTime,
+        }),
       }),
     };
     return new scheduler.Schedule(this, 'SweepSchedule', {

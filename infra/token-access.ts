@@ -28,8 +28,9 @@ export interface TokenAccessOptions extends GrantOptions {
   /**
    * The consumer's name: the mint alias it invokes and the name in the mint's audit log. On a broker
    * this app builds: a new consumer with this grant's policy, or one declared with `addConsumer` (then
-   * give its bearers again or none). On an imported broker: required, a consumer the broker's stack
-   * declared with `addConsumer`; give the same bearers, which limit the reads here.
+   * give only its name: its declared policy is the whole grant). On an imported broker: required, a
+   * consumer the broker's stack declared with `addConsumer`; give the same bearers, which limit the
+   * reads here (this app's own IAM: the broker's stack cannot check them, its mint still does).
    * @default a new consumer named after the grantee's construct path
    */
   readonly consumer?: string;

@@ -333,7 +333,7 @@ class TokenClient:
 
     - ``table_name``: ``TOKENS_TABLE_NAME``; ``mint_function_name``: ``MINT_FUNCTION_NAME``;
     - ``default_client``: ``ZAIKIO_DEFAULT_CLIENT``, else ``default`` (the app in the key and the request);
-    - ``usage_record_interval_ms``: ``ZAIKIO_USAGE_RECORD_INTERVAL_MS``, else one hour (rule 4);
+    - ``usage_record_interval_ms``: ``ZAIKIO_USAGE_RECORD_INTERVAL_MS``, else one hour (the use-recording rule of docs/consumers.md);
     - ``min_validity_seconds``: 60, the default for each call;
     - ``dynamodb`` / ``lambda_client``: boto3 clients to use as they are; otherwise made from
       ``session`` (or boto3's default session) with ``region_name`` and ``dynamodb_endpoint_url`` /

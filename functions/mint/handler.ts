@@ -35,7 +35,24 @@ export function createMintHandler(
   // New keys per consumer in this container (the grant's newKeysPerHour).
   const ledger = new NewKeyLedger();
   return async (event, context) => {
-    const { service, credentials, clock, config } = broker();
+    let built: Broker;
+    try {
+      built = broker();
+    } catch (error) {
+      // A broken environment is the broker's fault, never the caller's: alarmed, and typed as such.
+      logger.error('broker configuration failed', describeError(error));
+      metrics?.addMetric(METRIC.mintFailures, MetricUnit.Count, 1);
+      metrics?.publishStoredMetrics();
+      throw toWireError(
+        new DependencyUnavailableError(
+          'dependency_unavailable',
+          'the broker cannot start: its configuration is broken (see its logs)',
+          {},
+          { cause: error },
+        ),
+      );
+    }
+    const { service, credentials, clock, config } = built;
     const startedAt = clock();
     let consumer: string | undefined;
     let key: string | undefined;

@@ -36,17 +36,28 @@ export interface SweepDependencies {
   readonly metrics?: Metrics;
 }
 
+/**
+ * The time EventBridge Scheduler meant this run for (`{"scheduledTime": "<aws.scheduler.scheduled-time>"}`,
+ * the input infra/refresh-pipeline.ts gives the target); undefined for any other event.
+ */
+export function scheduledTimeOf(event: unknown): number | undefined {
+  const value = typeof event === 'object' && event !== null ? Reflect.get(event, 'scheduledTime') : undefined;
+  const time = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(time) ? time : undefined;
+}
+
 export function createSweepHandler(
   dependencies: () => SweepDependencies,
   logger: EventLogger = createLogger(),
 ): (event: unknown, context?: { getRemainingTimeInMillis(): number }) => Promise<SweepResult> {
-  return async (_event, context) => {
+  return async (event, context) => {
     const { broker, queue, metrics } = dependencies();
     const { settings } = broker.config;
     const sweeper = new Sweeper({ store: broker.store, queue, settings, clock: broker.clock });
     const remaining = context?.getRemainingTimeInMillis() ?? settings.scheduleIntervalMs;
     const result = await sweeper.sweep(
       broker.clock() + remaining - Math.min(SAFETY_MARGIN_MS, remaining / 5),
+      scheduledTimeOf(event),
     );
     logger.info('sweep', { ...result });
     if (metrics !== undefined) {
@@ -54,7 +65,8 @@ export function createSweepHandler(
       metrics.addMetric(
         METRIC.oldestOverdueSeconds,
         MetricUnit.Seconds,
-        Math.round(result.oldestOverdueMs / 1000),
+        // Whole seconds down: a key 59.9 s late has not yet waited a whole interval.
+        Math.floor(result.oldestOverdueMs / 1000),
       );
       metrics.publishStoredMetrics();
     }

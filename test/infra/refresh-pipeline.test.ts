@@ -105,6 +105,8 @@ describe('RefreshPipeline', () => {
         RoleArn: { 'Fn::GetAtt': [id(pipeline.scheduleRole), 'Arn'] },
         RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
         DeadLetterConfig: { Arn: { 'Fn::GetAtt': [id(pipeline.scheduleDeadLetterQueue), 'Arn'] } },
+        // The time the run was meant for, from which the sweeper measures lateness.
+        Input: JSON.stringify({ scheduledTime: '<aws.scheduler.scheduled-time>' }),
       },
     });
     Template.fromStack(synth({ sweepMinutes: 5 }).stack).hasResourceProperties('AWS::Scheduler::Schedule', {

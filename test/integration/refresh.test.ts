@@ -249,6 +249,20 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     expect((await limitedSweep({}, { getRemainingTimeInMillis: () => 60_000 })).enqueued).toBe(0);
   });
 
+  it('measures lateness from the time the sweep was scheduled for, not from when it started', async () => {
+    await mintKeys(3);
+    now += 600_000; // every token past its due time, none refreshed yet
+    const context = { getRemainingTimeInMillis: () => 60_000 };
+    const plain = await sweep({}, context); // no Scheduler input (the local runtime): up to the start
+    expect(plain.oldestOverdueMs).toBeGreaterThan(20_000);
+    // A run that starts 20 s after its slot (a cold start, a slow Scheduler) is not 20 s later.
+    const late = await sweep({ scheduledTime: new Date(now - 20_000).toISOString() }, context);
+    expect(plain.oldestOverdueMs - late.oldestOverdueMs).toBe(20_000);
+    // A slot after the start (a skewed clock) never hides lateness.
+    const skewed = await sweep({ scheduledTime: new Date(now + 60_000).toISOString() }, context);
+    expect(skewed.oldestOverdueMs).toBe(plain.oldestOverdueMs);
+  });
+
   it('rejects a refresh window shorter than two schedule intervals', () => {
     expect(() => resolveSettings({ refreshAheadMs: 90_000, scheduleIntervalMs: 60_000 })).toThrow(
       /at least two schedule intervals/,

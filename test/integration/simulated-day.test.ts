@@ -5,6 +5,7 @@ import { seededRandom } from '../../bench/support/random.js';
 import { scopeSet } from '../../functions/core/scopes.js';
 import { createRefresher, createRefreshHandler } from '../../functions/refresh/handler.js';
 import { createSweepHandler } from '../../functions/sweep/handler.js';
+import { overdueThresholdSeconds } from '../../infra/observability.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { silentLogger } from '../support/logs.js';
 import { createTestQueue, refreshQueue } from '../support/queue.js';
@@ -58,6 +59,7 @@ describe('a simulated day of scheduled refresh', () => {
 
     const dynamodb = harness.dynamo.client();
     const start = now;
+    let maxOverdueSeconds = 0;
     let expired = 0;
     let underMinValidity = 0;
     const refusalsFrom = Math.floor(DAY_MS / TICK_MS / 4);
@@ -78,7 +80,12 @@ describe('a simulated day of scheduled refresh', () => {
           times: REFUSED_REFRESHES / 2,
         });
       }
-      await sweep({}, { getRemainingTimeInMillis: () => TICK_MS });
+      const swept = await sweep(
+        { scheduledTime: new Date(now).toISOString() },
+        { getRemainingTimeInMillis: () => TICK_MS },
+      );
+      // A healthy fleet never reaches TokensOverdue's threshold: keys are found within one sweep.
+      maxOverdueSeconds = Math.max(maxOverdueSeconds, Math.floor(swept.oldestOverdueMs / 1000));
       for (let event = queue.takeEvent(); event !== undefined; event = queue.takeEvent()) {
         expect((await refresh(event)).batchItemFailures).toEqual([]);
       }
@@ -102,6 +109,7 @@ describe('a simulated day of scheduled refresh', () => {
     queue.restore();
 
     expect({ expired, underMinValidity }).toEqual({ expired: 0, underMinValidity: 0 });
+    expect(maxOverdueSeconds).toBeLessThan(overdueThresholdSeconds(settings));
     // The fewest requests the lifetimes require of any refresher that keeps the safety window
     // (the token renewed while two sweeps are still ahead of its expiry): one token per
     // lifetime minus window. Jitter, scheduling and failed requests (they count) are our overhead.

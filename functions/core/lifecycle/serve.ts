@@ -1,5 +1,5 @@
 /**
- * Rule 1 and use: whether a stored token may be handed out, and whether a key's use is worth
+ * Servability and use: whether a stored token may be handed out, and whether a key's use is worth
  * recording. The consumer client imports this file alone, so it imports nothing at all.
  */
 

@@ -42,7 +42,7 @@ export class Sweeper {
    * Hands out at most what the workers can refresh before the next run, minus what is still queued,
    * so a large backlog is worked off oldest first without flooding the queue with duplicates.
    */
-  async sweep(deadlineAt: number): Promise<SweepResult> {
+  async sweep(deadlineAt: number, scheduledAt?: number): Promise<SweepResult> {
     const { store, queue, settings, clock } = this.options;
     const now = clock();
     const capacity = Math.ceil((settings.hubRequestsPerSecond * settings.scheduleIntervalMs) / 1000);
@@ -81,7 +81,11 @@ export class Sweeper {
     return {
       due: found.length,
       enqueued,
-      oldestOverdueMs: oldest === undefined ? 0 : Math.max(0, now - oldest.dueAt),
+      // Measured from the time this sweep was scheduled for, not from when it started: a key that
+      // became due after the previous scheduled sweep is under one interval late whatever the
+      // start delay, so only a key some sweep missed reaches an interval.
+      oldestOverdueMs:
+        oldest === undefined ? 0 : Math.max(0, Math.min(now, scheduledAt ?? now) - oldest.dueAt),
       backlog,
     };
   }
