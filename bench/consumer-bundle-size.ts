@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 import { parseCommandLine } from './support/cli.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
@@ -23,19 +23,27 @@ export interface BundleMeasure {
   readonly externals: readonly string[];
 }
 
+/**
+ * A consumer bundled as a Node.js Lambda ships it, the way NodejsFunction bundles a handler: ESM,
+ * minified, the AWS SDK left to the runtime. The benchmarks and the package test all use these.
+ */
+export const CONSUMER_BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node24',
+  external: ['@aws-sdk/*'],
+  minify: true,
+  metafile: true,
+  logLevel: 'silent',
+} as const satisfies BuildOptions;
+
 export async function measureConsumerBundle(): Promise<BundleMeasure> {
   const result = await build({
+    ...CONSUMER_BUNDLE_OPTIONS,
     entryPoints: [ENTRY],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    external: ['@aws-sdk/*'],
-    minify: true,
     write: false,
-    metafile: true,
     outfile: 'consumer.mjs',
-    logLevel: 'silent',
   });
   const [file] = result.outputFiles;
   if (file === undefined) throw new Error('esbuild produced no output');

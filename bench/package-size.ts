@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { buildPackage } from '../infra/build-package.js';
 import { PREBUILT_FUNCTIONS, prebuiltAssetPath } from '../infra/prebuilt.js';
-import { table } from './consumer-bundle-size.js';
+import { CONSUMER_BUNDLE_OPTIONS, table } from './consumer-bundle-size.js';
 import { parseCommandLine } from './support/cli.js';
 import { describeMachine } from './support/machine.js';
 import { pack, ROOT, scratchApp } from './support/scratch-app.js';
@@ -60,17 +60,10 @@ async function main(): Promise<void> {
       path.join(app, 'consumer.mjs'),
     );
     const consumer = await build({
+      ...CONSUMER_BUNDLE_OPTIONS,
       entryPoints: [path.join(app, 'consumer.mjs')],
       absWorkingDir: app,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node24',
-      external: ['@aws-sdk/*'],
-      minify: true,
       write: false,
-      metafile: true,
-      logLevel: 'silent',
     });
     const output = Object.values(consumer.metafile.outputs)[0];
     const ownBytes = Object.entries(output?.inputs ?? {})

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSUMER_BUNDLE_OPTIONS } from '../../bench/consumer-bundle-size.js';
 import { node22, type Packed, pack, runNode, scratchApp } from '../../bench/support/scratch-app.js';
 import { CONSUMER_ENV } from '../../functions/core/env.js';
 import { READABLE_ATTRIBUTES } from '../../functions/core/store/schema.js';
@@ -289,17 +290,10 @@ describe('a consumer Lambda importing zaikio-token-broker/consumer', () => {
     // As NodejsFunction bundles a user's handler: esbuild, ESM, the AWS SDK left to the runtime.
     bundle = path.join(app, 'consumer.bundle.mjs');
     const result = await build({
+      ...CONSUMER_BUNDLE_OPTIONS,
       entryPoints: [path.join(app, 'consumer.mjs')],
       absWorkingDir: app,
       outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node24',
-      external: ['@aws-sdk/*'],
-      minify: true,
-      metafile: true,
-      logLevel: 'silent',
     });
     bundleBytes = Object.values(result.metafile.outputs)[0]?.bytes ?? 0;
     expect(
