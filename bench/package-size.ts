@@ -122,10 +122,21 @@ runtime): ${output?.bytes ?? 0} bytes in all, ${ownBytes} of them the package's 
 
 ## Synth time
 
-| app | what it does | seconds |
-| --- | --- | ---: |
-| scratch app outside the repository (\`test/package/apps/broker-app.mjs\`, \`node\`) | the broker and a consumer stack, prebuilt functions, no bundler | ${scratchSynth} |
-| this repository, \`npx cdk synth -q\` | bundles the three functions (\`npm run build:functions\`), then the stack through tsx, with cdk-nag | ${repoSynth} |
+${table(
+  ['app', 'what it does', 'seconds'],
+  [
+    [
+      'scratch app outside the repository (`test/package/apps/broker-app.mjs`, `node`)',
+      'the broker and a consumer stack, prebuilt functions, no bundler',
+      scratchSynth,
+    ],
+    [
+      'this repository, `npx cdk synth -q`',
+      'bundles the three functions (`npm run build:functions`), then the stack through tsx, with cdk-nag',
+      repoSynth,
+    ],
+  ],
+)}
 
 A user's app synthesizes the broker in ${(scratchSynth / repoSynth).toFixed(2)} × the time of this repository's own synth:
 it bundles nothing and starts no tsx. For reference, before the functions were prebuilt, the
