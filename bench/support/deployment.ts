@@ -13,7 +13,7 @@ import { realSleep } from '../../functions/core/clock.js';
 import type { BrokerConfig } from '../../functions/core/config.js';
 import type { SweepResult } from '../../functions/core/refresh/sweeper.js';
 import { type BrokerSettings, resolveSettings } from '../../functions/core/settings.js';
-import { createMintHandler } from '../../functions/mint/handler.js';
+import { createMintHandler, type MintContext } from '../../functions/mint/handler.js';
 import { createRefresher, createRefreshHandler } from '../../functions/refresh/handler.js';
 import { createSweepHandler } from '../../functions/sweep/handler.js';
 import { startLambdaEndpoint } from '../../local/lambda-endpoint.js';
@@ -26,6 +26,8 @@ import { BenchRefreshQueue } from './sqs-queue.js';
 
 export const MINT_FUNCTION = 'mint';
 export const CLIENT_NAME = 'default';
+/** The alias the benchmark's consumers invoke: the mint function identifies its caller by it. */
+export const CONSUMER_ALIAS = 'bench';
 
 export interface DeploymentOptions {
   readonly dynamo: DynamoProcess;
@@ -66,6 +68,10 @@ export async function deployBroker(options: DeploymentOptions): Promise<Deployme
     clients: { [CLIENT_NAME]: SECRET_ID },
     defaultClient: CLIENT_NAME,
     settings: resolveSettings(options.settings),
+    // Every key the benchmark asks for, and no ceiling on new keys: the runs measure the broker, not its grants.
+    grants: {
+      [CONSUMER_ALIAS]: { bearers: '*', scopes: ['*'], clients: [CLIENT_NAME], newKeysPerHour: 1_000_000 },
+    },
   };
   const brokerDynamo = new DynamoCounter();
   const consumerDynamo = new DynamoCounter();
@@ -89,7 +95,8 @@ export async function deployBroker(options: DeploymentOptions): Promise<Deployme
   const mint = new FunctionPool<unknown, unknown>(() => {
     // Lease polls wait for real: another container's mint finishes in real time.
     const broker = newBroker(realSleep);
-    return { handle: createMintHandler(() => broker, silentLogger()) };
+    const handler = createMintHandler(() => broker, silentLogger());
+    return { handle: (event, context) => handler(event, context as MintContext | undefined) };
   });
   const queue = new BenchRefreshQueue(config.settings.keysPerMessage);
   const sweep = new FunctionPool<unknown, SweepResult>(() => {
@@ -113,7 +120,7 @@ export async function deployBroker(options: DeploymentOptions): Promise<Deployme
   });
 
   const endpoint = await startLambdaEndpoint({
-    functions: { [MINT_FUNCTION]: (event) => mint.invoke(event) },
+    functions: { [MINT_FUNCTION]: (event, context) => mint.invoke(event, context) },
   });
 
   return {
@@ -135,7 +142,7 @@ export async function deployBroker(options: DeploymentOptions): Promise<Deployme
       clients.push(dynamodb, lambda);
       return createTokenClient({
         tableName: options.tableName,
-        mintFunctionName: MINT_FUNCTION,
+        mintFunctionName: `${MINT_FUNCTION}:${CONSUMER_ALIAS}`,
         defaultClient: CLIENT_NAME,
         dynamodb,
         lambda,

@@ -6,7 +6,7 @@
 import { median } from './stats.js';
 
 export interface Container<E, R> {
-  handle(event: E): Promise<R>;
+  handle(event: E, context?: unknown): Promise<R>;
   /**
    * Time the invocation spent in waits that a simulated clock skipped (the refresh worker's pacer),
    * in ms since the container started; billed as if it had been waited for real.
@@ -36,13 +36,13 @@ export class FunctionPool<E, R> {
     this.#create = create;
   }
 
-  async invoke(event: E): Promise<R> {
+  async invoke(event: E, context?: unknown): Promise<R> {
     const container = this.#idle.pop() ?? this.#create(this.#containers++);
     this.#invocations += 1;
     const skippedBefore = container.skippedMs?.() ?? 0;
     const startedAt = performance.now();
     try {
-      return await container.handle(event);
+      return await container.handle(event, context);
     } catch (error) {
       this.#errors += 1;
       throw error;

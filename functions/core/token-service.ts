@@ -21,6 +21,7 @@ import {
   isUseStale,
   leaseTerms,
   type MintAttempt,
+  medianMs,
   mintedShortfall,
   nextMintStep,
   nextPollMs,
@@ -55,6 +56,9 @@ export interface TokenServiceOptions {
 
 type Issued = { token: IssuedToken; outcome: TokenOutcome };
 
+/** How many of this container's latest Hub exchanges time its lease polls. */
+const OBSERVED_EXCHANGES = 16;
+
 export interface GetTokenHooks {
   /**
    * Called when the key has no item yet, before anything is written for it; throwing refuses the
@@ -67,6 +71,11 @@ export class TokenService {
   readonly #options: TokenServiceOptions;
   readonly #random: () => number;
   readonly #ownerId: string;
+  /**
+   * Durations of this container's latest successful Hub exchanges, ms: another holder's token is
+   * due about that long after it took its lease, so that is when a waiter first polls.
+   */
+  readonly #exchangeMs: number[] = [];
 
   constructor(options: TokenServiceOptions) {
     this.#options = options;
@@ -91,7 +100,7 @@ export class TokenService {
       settings,
     );
     let waited = false;
-    let pollMs: number | undefined;
+    const waitStartedAt = clock();
     for (;;) {
       const step = nextMintStep(record, attempt, clock(), settings);
       if (step.action === 'refuse') throw step.error;
@@ -101,8 +110,7 @@ export class TokenService {
       }
       if (step.action === 'wait') {
         waited = true;
-        pollMs = nextPollMs(pollMs);
-        await sleep(pollMs);
+        await sleep(nextPollMs(this.#leaseAge(record, waitStartedAt), medianMs(this.#exchangeMs)));
         record = await store.get(key, { consistent: true });
         continue;
       }
@@ -118,6 +126,22 @@ export class TokenService {
       }
       return this.#mint(lease, client, request, attempt);
     }
+  }
+
+  /**
+   * How long ago the holder took the lease it holds (its expiry minus the lease duration, clocks
+   * across containers being close), else how long this caller has waited.
+   */
+  #leaseAge(record: TokenRecord | undefined, waitStartedAt: number): number {
+    const { settings, clock } = this.#options;
+    const now = clock();
+    const expiresAt = record?.leaseExpiresAt;
+    return expiresAt === undefined ? now - waitStartedAt : now - (expiresAt - settings.leaseDurationMs);
+  }
+
+  #observeExchange(durationMs: number): void {
+    this.#exchangeMs.push(durationMs);
+    if (this.#exchangeMs.length > OBSERVED_EXCHANGES) this.#exchangeMs.shift();
   }
 
   #acquire(key: TokenKey, client: string, request: TokenRequest): Promise<Lease | undefined> {
@@ -152,6 +176,7 @@ export class TokenService {
       await store.recordFailure(lease, failure);
       throw error;
     }
+    this.#observeExchange(clock() - now);
     const { token } = fetched;
     await store.saveToken(lease, tokenWrite(token, clock(), settings, this.#random, { requested: true }));
     const shortfall = mintedShortfall(token, clock(), attempt.minValidityMs);

@@ -118,8 +118,22 @@ function publicError(error: unknown): BrokerError {
   );
 }
 
-let broker: Broker | undefined;
-/** Built once per container, on the first invocation, from the environment the stack sets. */
+/**
+ * Built once per container from the environment the stack sets: at module load, in Lambda's init
+ * phase, so that the first invocation of a new container (a stampede's waiters are all new
+ * containers) does not pay for building the config and the SDK clients. Nothing is opened here:
+ * the clients connect, and the Hub client loads its pool, on first use. An environment that does not
+ * load (tests, the local runtime, a broken deployment) leaves it to the first invocation, which
+ * reports the failure as it always has.
+ */
+let broker: Broker | undefined = brokerAtInit();
+function brokerAtInit(): Broker | undefined {
+  try {
+    return createBroker(loadConfig());
+  } catch {
+    return undefined;
+  }
+}
 export const handler = createMintHandler(
   () => {
     broker ??= createBroker(loadConfig());

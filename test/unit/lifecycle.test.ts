@@ -19,12 +19,14 @@ import {
   isUseStale,
   LEASE_POLL_FIRST_MS,
   LEASE_POLL_MAX_MS,
+  LEASE_POLL_STEP_MS,
   LEASE_WRITE_MARGIN_MS,
   lasts,
   leaseIsLive,
   leaseTerms,
   lifetimeShortfall,
   type MintAttempt,
+  medianMs,
   mintedShortfall,
   NEGATIVE_CACHE_MAX_MS,
   negativeCacheMs,
@@ -292,10 +294,33 @@ describe('get-or-mint', () => {
     expect(nextMintStep(expiring, attempt(), NOW, D)).toEqual({ action: 'mint' });
   });
 
-  it('polls a held lease from fast to slower, up to a ceiling', () => {
-    expect(nextPollMs(undefined)).toBe(LEASE_POLL_FIRST_MS);
-    expect(nextPollMs(50)).toBe(75);
-    expect(nextPollMs(400)).toBe(LEASE_POLL_MAX_MS);
+  it("first polls a held lease when the holder's mint is expected to end", () => {
+    // Expected after the median observed Hub exchange, counted from when the lease was taken.
+    expect(nextPollMs(0, 120)).toBe(120);
+    expect(nextPollMs(30, 120)).toBe(90);
+    // Before any exchange was observed, the default expectation.
+    expect(nextPollMs(0, undefined)).toBe(LEASE_POLL_FIRST_MS);
+    expect(nextPollMs(20, undefined)).toBe(LEASE_POLL_FIRST_MS - 20);
+    // A clock a little ahead of the lease's does not sleep longer than the expectation.
+    expect(nextPollMs(-40, 120)).toBe(120);
+    // Never longer than the ceiling, even when the Hub is slow.
+    expect(nextPollMs(0, 5000)).toBe(LEASE_POLL_MAX_MS);
+  });
+
+  it('polls in short steps once the mint is due, slowing down the later it runs, up to a ceiling', () => {
+    expect(nextPollMs(110, 120)).toBe(LEASE_POLL_STEP_MS);
+    expect(nextPollMs(120, 120)).toBe(LEASE_POLL_STEP_MS);
+    expect(nextPollMs(140, 120)).toBe(LEASE_POLL_STEP_MS);
+    expect(nextPollMs(220, 120)).toBe(50);
+    expect(nextPollMs(120 + 2 * LEASE_POLL_MAX_MS, 120)).toBe(LEASE_POLL_MAX_MS);
+    expect(nextPollMs(25_000, 120)).toBe(LEASE_POLL_MAX_MS);
+  });
+
+  it('takes the median of the observed exchanges', () => {
+    expect(medianMs([])).toBeUndefined();
+    expect(medianMs([90])).toBe(90);
+    expect(medianMs([300, 80, 100])).toBe(100);
+    expect(medianMs([80, 100, 300, 90])).toBe(95);
   });
 });
 

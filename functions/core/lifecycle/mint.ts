@@ -9,8 +9,13 @@ import { isServable, lasts } from './serve.js';
 
 /** Recorded refusals are answered from the item for negativeCacheMs, doubling per consecutive refusal up to this. */
 export const NEGATIVE_CACHE_MAX_MS = 3600_000;
-/** The first poll of a held lease; polls slow down by half each time up to the ceiling. */
+/**
+ * How long a mint is expected to hold its lease before this container has seen one of its own: the
+ * first poll of a held lease comes this long after the lease was taken.
+ */
 export const LEASE_POLL_FIRST_MS = 50;
+/** Polls right after the expected end of a mint are this far apart: its write is due any moment. */
+export const LEASE_POLL_STEP_MS = 15;
 export const LEASE_POLL_MAX_MS = 500;
 /**
  * A forced refresh that does not name the token it rejects (`forceRefresh: true`) replaces only a
@@ -118,9 +123,27 @@ export function nextMintStep(
   };
 }
 
-/** Polls of a held lease start fast and slow down by half each time, up to a ceiling. */
-export function nextPollMs(previousMs: number | undefined): number {
-  return previousMs === undefined ? LEASE_POLL_FIRST_MS : Math.min(LEASE_POLL_MAX_MS, previousMs * 1.5);
+/**
+ * How long to sleep before reading a held lease again. The holder's token is written about one Hub
+ * exchange after it took the lease (`expectedMs`: the median this container has observed, or
+ * LEASE_POLL_FIRST_MS before it has observed any), so the first poll comes then, not a fixed step
+ * after the waiter happened to look. Past that moment polls come every LEASE_POLL_STEP_MS, then,
+ * the later the mint runs, half as far apart as it is late, up to the ceiling: a slow or failing Hub
+ * is not read for every few ms of a lease that can last seconds.
+ */
+export function nextPollMs(elapsedMs: number, expectedMs: number | undefined): number {
+  const expected = expectedMs ?? LEASE_POLL_FIRST_MS;
+  const late = Math.max(0, elapsedMs) - expected;
+  if (late < -LEASE_POLL_STEP_MS) return Math.min(LEASE_POLL_MAX_MS, -late);
+  return Math.min(LEASE_POLL_MAX_MS, Math.max(LEASE_POLL_STEP_MS, late / 2));
+}
+
+/** The median of some observed durations, or undefined when there are none. */
+export function medianMs(durations: readonly number[]): number | undefined {
+  if (durations.length === 0) return undefined;
+  const sorted = [...durations].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /**
