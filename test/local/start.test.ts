@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Finished, freePort, runToExit } from '../support/child-process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ORG = 'b1475f65-236c-58b8-96e1-e1778b43beb7';
@@ -21,17 +22,6 @@ const SIMULATOR_SECRET = 'local-secret';
 const STACK_LINE = /^\s+at .+/m;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /**
  * The child's environment: this process's, without anything that would change what `npm start`
@@ -48,31 +38,13 @@ function childEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ZAIKIO_CLIENT_ID: '', ZAIKIO_CLIENT_SECRET: '', ...overrides };
 }
 
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `npm start`'s entry, run to its exit (for the failures, which exit before listening). */
-async function runToExit(env: Record<string, string>): Promise<Finished> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+function runToExitOfStart(env: Record<string, string>): Promise<Finished> {
+  return runToExit(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: ROOT,
     env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: 30_000,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const code = await new Promise<number | null>((resolve) => child.once('close', (exit) => resolve(exit)));
-  clearTimeout(timer);
-  return { code, stdout, stderr };
 }
 
 interface Running {
@@ -312,7 +284,7 @@ describe('npm start refuses a bad setup in one line', () => {
       LAMBDA_PORT: String(await freePort()),
       HUB_PORT: String(await freePort()),
     };
-    const result = await runToExit({ ...ports, LOCAL_DATA_DIR: dataDir, ...env });
+    const result = await runToExitOfStart({ ...ports, LOCAL_DATA_DIR: dataDir, ...env });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).not.toMatch(STACK_LINE);

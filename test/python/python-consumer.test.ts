@@ -9,7 +9,7 @@
  * `python3` on PATH that has boto3. Skipped only where there is no Python at all; a Python without
  * boto3 fails with what to install, so CI cannot pass by not running the module.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import type { Broker } from '../../functions/core/broker.js';
 import { createMintHandler } from '../../functions/mint/handler.js';
 import { type LambdaEndpoint, startLambdaEndpoint } from '../../local/lambda-endpoint.js';
 import { createReadableLogger } from '../../local/readable-logger.js';
+import { runToExit } from '../support/child-process.js';
 import { CLIENT_SECRET, type Harness, ORG, startHarness, TEST_CONSUMER } from '../support/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -83,23 +84,11 @@ function runScript(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return runToExit(python, args, { cwd: ROOT, env }).then(({ code, stdout, stderr }) => ({
+    status: code,
+    stdout,
+    stderr,
+  }));
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
