@@ -10,7 +10,7 @@ import { type Harness, startHarness } from '../support/harness.js';
 import { silentLogger } from '../support/logs.js';
 import { createTestQueue, refreshQueue } from '../support/queue.js';
 
-const KEYS = 200;
+const KEYS = 100;
 const LIFETIME_S = 600;
 const TICK_MS = 60_000;
 const DAY_MS = Number(process.env.SIMULATED_HOURS ?? 24) * 3600_000;
