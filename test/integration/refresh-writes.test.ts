@@ -105,6 +105,22 @@ describe('writes per scheduled refresh', () => {
     },
   );
 
+  it('takes the lease when the sweep ran so late after its scheduled time that the exchange may meet the next one', async () => {
+    const keys = 5;
+    await mintKeys(keys);
+    now += 500_000;
+    const sweep = createSweepHandler(() => ({ broker, queue: refreshQueue(queue) }), silentLogger());
+    // Scheduled 50 s ago: the next sweep is 10 s away, less than a Hub deadline.
+    const late = { scheduledTime: new Date(now - 50_000).toISOString() };
+    expect((await sweep(late, { getRemainingTimeInMillis: () => 60_000 })).enqueued).toBe(keys);
+    const { counter, refresh } = countedWorker();
+    for (let event = queue.takeEvent(); event !== undefined; event = queue.takeEvent()) {
+      expect((await refresh(event)).batchItemFailures).toEqual([]);
+    }
+    // A lease write and a token write per key, as under any lease.
+    expect(counter.snapshot().requests).toEqual({ GetItem: keys, UpdateItem: 2 * keys });
+  });
+
   it.each(SIZES)('a refresh under a lease of an item $item costs $lease write units', async (size) => {
     const keys = 20;
     const minted = await mintKeys(keys, size.scopes);

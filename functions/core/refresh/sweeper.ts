@@ -12,7 +12,7 @@ export interface RefreshQueue {
   /** Keys already queued and not yet done (approximate). */
   pendingKeys(): Promise<number>;
   /**
-   * Sends the keys, grouped into messages, each with the time of the sweep (`sweptAt`, see
+   * Sends the keys, grouped into messages, each with the time the sweep was scheduled for (`sweptAt`, see
    * messages.ts); resolves with the number of keys accepted.
    */
   send(messages: readonly (readonly TokenKey[])[], options?: { readonly sweptAt?: number }): Promise<number>;
@@ -76,7 +76,8 @@ export class Sweeper {
     for (let i = 0; i < chosen.length; i += settings.keysPerMessage) {
       messages.push(chosen.slice(i, i + settings.keysPerMessage).map(({ pk, sk }) => ({ pk, sk })));
     }
-    const enqueued = messages.length === 0 ? 0 : await queue.send(messages, { sweptAt: now });
+    const enqueued =
+      messages.length === 0 ? 0 : await queue.send(messages, { sweptAt: Math.min(now, scheduledAt ?? now) });
     const oldest = found[0];
     return {
       due: found.length,
