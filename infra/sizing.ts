@@ -79,13 +79,6 @@ export function refreshConcurrencyFor(hubRequestsPerSecond: number): number {
   return Math.max(2, Math.ceil(hubRequestsPerSecond / MAX_REQUESTS_PER_SECOND_PER_INVOCATION));
 }
 
-/** The worker's pacer: all invocations together start at most hubRequestsPerSecond requests. */
-export function refreshPacingMsFor(
-  settings: Pick<BrokerSettings, 'hubRequestsPerSecond' | 'refreshConcurrency'>,
-): number {
-  return refreshPacingMs(settings);
-}
-
 export class SizingError extends Error {
   override readonly name = 'SizingError';
 }
@@ -161,14 +154,14 @@ export function computeSizing(input: SizingInput): Sizing {
     throw new SizingError(`ZaikioTokenBroker: ${(error as Error).message}`);
   }
 
-  const refreshPacingMs = refreshPacingMsFor(settings);
+  const pacingMs = refreshPacingMs(settings);
   const keys = batch * settings.keysPerMessage;
   // A mint may wait for another holder's lease to run out, then make its own Hub exchange.
   const mintTimeoutSeconds =
     Math.ceil((settings.leaseDurationMs + settings.hubDeadlineMs) / 1000) + OVERHEAD_SECONDS + 5;
   // Holds even if the worker refreshed its keys one after another, each taking the whole deadline.
   const refreshTimeoutSeconds =
-    Math.ceil((keys * settings.hubDeadlineMs + (keys - 1) * refreshPacingMs) / 1000) + OVERHEAD_SECONDS;
+    Math.ceil((keys * settings.hubDeadlineMs + (keys - 1) * pacingMs) / 1000) + OVERHEAD_SECONDS;
   // A sweep ends before the next one starts.
   const sweepTimeoutSeconds = Math.min(sweepIntervalMs / 1000, 120) - 10;
 
@@ -179,13 +172,13 @@ export function computeSizing(input: SizingInput): Sizing {
   check(
     refreshTimeoutSeconds <= LAMBDA_MAX_TIMEOUT_SECONDS,
     `${keys} keys per worker invocation (refreshBatchSize × settings.keysPerMessage), each up to hubDeadlineMs ` +
-      `and ${refreshPacingMs} ms apart (the pacing the Hub rate limit needs), take up to ${refreshTimeoutSeconds} s, ` +
+      `and ${pacingMs} ms apart (the pacing the Hub rate limit needs), take up to ${refreshTimeoutSeconds} s, ` +
       "above Lambda's 900 s; lower refreshBatchSize, settings.keysPerMessage or hubDeadlineMs, or raise hubRateLimit",
   );
 
   check(
     refreshInFlight(settings) >= 1,
-    `the pacing the Hub rate limit needs (${refreshPacingMs} ms between one worker's requests) leaves a ` +
+    `the pacing the Hub rate limit needs (${pacingMs} ms between one worker's requests) leaves a ` +
       `key no time inside its Hub deadline (hubDeadlineMs, ${seconds(settings.hubDeadlineMs)}) for a retry or the ` +
       'fallback to client credentials, so keys would time out without being sent; raise hubRateLimit, ' +
       'refreshShareOfRateLimit or settings.hubDeadlineMs',
@@ -198,7 +191,7 @@ export function computeSizing(input: SizingInput): Sizing {
     // AWS: at least six times the function timeout, so a throttled batch is not received twice.
     refreshVisibilityTimeoutSeconds: 6 * refreshTimeoutSeconds,
     refreshKeysPerInvocation: keys,
-    refreshPacingMs,
+    refreshPacingMs: pacingMs,
     mintConcurrency: mintConcurrencyFor(input.hubRateLimit, settings),
   };
 }

@@ -9,9 +9,10 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { refreshPacingMs } from '../../functions/core/lifecycle/refresh.js';
 import { type BrokerSettings, DEFAULT_SETTINGS, resolveSettings } from '../../functions/core/settings.js';
 import { TABLE } from '../../functions/core/store/schema.js';
-import { refreshConcurrencyFor, refreshPacingMsFor } from '../../infra/sizing.js';
+import { refreshConcurrencyFor } from '../../infra/sizing.js';
 import type { HubSimulator } from '../../local/hub-simulator/index.js';
 import type { DynamoProcess } from '../support/dynamodb-process.js';
 import { issueTokens } from '../support/hub.js';
@@ -38,7 +39,7 @@ export function fleetSettings(
     // The default is more than two (shortened) intervals; the seeded items are due anyway.
     refreshAheadMs: Math.max(DEFAULT_SETTINGS.refreshAheadMs, 2 * scheduleIntervalMs),
   });
-  return { settings, pacingMs: refreshPacingMsFor(settings) };
+  return { settings, pacingMs: refreshPacingMs(settings) };
 }
 
 /** N keys: ⌈√N⌉ organizations, each with up to ⌈√N⌉ one-scope sets `s<n>.items.r`. */

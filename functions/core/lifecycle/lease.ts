@@ -65,3 +65,8 @@ export const CLIENT_REFUSAL_HOLD_MS = 30_000;
 export function refusalHolds(refusedAt: number, now: number): boolean {
   return now - refusedAt < CLIENT_REFUSAL_HOLD_MS;
 }
+
+/** Someone else holds the key and their lease has not run out. */
+export function leaseIsLive(record: TokenRecord | undefined, now: number): boolean {
+  return record?.leaseOwner !== undefined && (record.leaseExpiresAt ?? 0) >= now;
+}

@@ -5,6 +5,7 @@ import { type BrokerError, HubUnavailableError, InvalidRequestError, reviveError
 import type { BrokerSettings } from '../settings.js';
 import type { LastError, StoredToken, TokenRecord } from '../store/record.js';
 import { tokenSha256 } from '../token-hash.js';
+import { leaseIsLive } from './lease.js';
 import { isServable, lasts } from './serve.js';
 
 /** Recorded refusals are answered from the item for negativeCacheMs, doubling per consecutive refusal up to this. */
@@ -90,11 +91,6 @@ export function servesAttempt(
   now: number,
 ): record is ServableRecord {
   return isServable(record, now, attempt.minValidityMs) && record.version !== attempt.rejectedVersion;
-}
-
-/** Someone else holds the key and their lease has not run out. */
-export function leaseIsLive(record: TokenRecord | undefined, now: number): boolean {
-  return record?.leaseOwner !== undefined && (record.leaseExpiresAt ?? 0) >= now;
 }
 
 /**

@@ -3,7 +3,7 @@
  */
 import type { BrokerSettings } from '../settings.js';
 import type { TokenRecord } from '../store/record.js';
-import { LEASE_WRITE_MARGIN_MS } from './lease.js';
+import { LEASE_WRITE_MARGIN_MS, leaseIsLive } from './lease.js';
 
 /** A key nobody asked for in `idleAfterMs` stops being refreshed. */
 export function isIdle(record: TokenRecord, now: number, settings: BrokerSettings): boolean {
@@ -47,8 +47,7 @@ export function refreshClaim(
   settings: BrokerSettings,
 ): 'skip' | 'read' | 'lease' {
   if (record?.dueAt === undefined || record.dueAt > now) return 'skip';
-  // A live lease (mint.ts leaseIsLive, not imported: infra/sizing.ts imports this module).
-  if (record.leaseOwner !== undefined && (record.leaseExpiresAt ?? 0) >= now) return 'skip';
+  if (leaseIsLive(record, now)) return 'skip';
   if (refreshStep(record, now, settings) !== 'refresh') return 'lease';
   const interval = settings.scheduleIntervalMs;
   const firstSweep = record.dueAt > sweptAt - interval;
