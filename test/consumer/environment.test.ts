@@ -2,7 +2,7 @@
  * Configuration by environment alone, as the CDK grant sets it, against local endpoints: the SDK
  * itself picks up AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_LAMBDA.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   CONSUMER_ENV,
   createTokenClient,
@@ -10,13 +10,7 @@ import {
   getAccessToken,
   InvalidRequestError,
 } from '../../functions/consumer/index.js';
-import {
-  type ConsumerFixture,
-  ITEMS_READ,
-  MINT_ALIAS,
-  MINT_FUNCTION,
-  startConsumerFixture,
-} from './fixture.js';
+import { type ConsumerFixture, MINT_ALIAS, startConsumerFixture } from './fixture.js';
 
 let fx: ConsumerFixture;
 
@@ -29,6 +23,10 @@ afterAll(async () => {
   defaultTokenClient().destroy();
   vi.unstubAllEnvs();
   await fx.stop();
+});
+
+beforeEach(() => {
+  fx.reset();
 });
 
 afterEach(() => {
@@ -48,21 +46,21 @@ function stubLocalEnvironment(): void {
 describe('configuration from the environment', () => {
   it('works against dynalite and the local Lambda endpoint with no options at all', async () => {
     stubLocalEnvironment();
-    const minted = await getAccessToken(ITEMS_READ);
+    const minted = await getAccessToken(fx.itemsRead);
     expect(minted.source).toBe('mint');
-    expect(fx.endpoint.invocations(MINT_FUNCTION)).toBe(1);
+    expect(fx.mintInvocations()).toBe(1);
 
     // A second container, also configured by the environment only, reads the table.
     const client = createTokenClient();
     try {
-      expect(await client.getAccessToken(ITEMS_READ)).toMatchObject({
+      expect(await client.getAccessToken(fx.itemsRead)).toMatchObject({
         accessToken: minted.accessToken,
         source: 'table',
       });
     } finally {
       client.destroy();
     }
-    expect(await getAccessToken(ITEMS_READ)).toMatchObject({ source: 'memory' });
+    expect(await getAccessToken(fx.itemsRead)).toMatchObject({ source: 'memory' });
   });
 
   it('names a missing variable', () => {

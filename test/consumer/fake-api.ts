@@ -21,15 +21,23 @@ export interface FakeApi {
   readonly url: string;
   readonly seen: Seen[];
   respond: (token: string) => Answer;
+  /** Forgets what it was sent and answers 200 again, for the next test. */
+  reset(): void;
   stop(): Promise<void>;
 }
+
+const ok = (_token: string): Answer => ({ status: 200, body: '{"items":[]}' });
 
 export async function startFakeApi(): Promise<FakeApi> {
   const seen: Seen[] = [];
   const api = {
     url: '',
     seen,
-    respond: (_token: string): Answer => ({ status: 200, body: '{"items":[]}' }),
+    respond: ok,
+    reset() {
+      seen.length = 0;
+      api.respond = ok;
+    },
     stop: () => Promise.resolve(),
   };
   const read = async (req: IncomingMessage) => {

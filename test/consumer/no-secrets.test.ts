@@ -2,17 +2,25 @@
  * Rule 5 on the consumer path: with the real mint handler logging as it does in Lambda, nothing
  * written to stdout or stderr, no endpoint log line and no error message holds a token or secret.
  */
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
 import { createLogger } from '../../functions/core/logger.js';
-import { CLIENT_SECRET, ORG, OTHER_ORG } from '../support/harness.js';
-import { type ConsumerFixture, ITEMS_READ, startConsumerFixture } from './fixture.js';
+import { CLIENT_SECRET } from '../support/harness.js';
+import { type ConsumerFixture, startConsumerFixture } from './fixture.js';
 
 let fx: ConsumerFixture;
 const output: string[] = [];
 
-beforeEach(async () => {
-  output.length = 0;
+beforeAll(async () => {
   fx = await startConsumerFixture({ logger: createLogger(), log: (line) => output.push(line) });
+});
+
+afterAll(async () => {
+  await fx.stop();
+});
+
+beforeEach(() => {
+  output.length = 0;
+  fx.reset();
   const capture = (chunk: unknown) => {
     output.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
     return true;
@@ -24,9 +32,8 @@ beforeEach(async () => {
   }
 });
 
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  await fx.stop();
 });
 
 it('no token, refresh token or client secret appears in any output or error message', async () => {
@@ -38,21 +45,21 @@ it('no token, refresh token or client secret appears in any output or error mess
   };
 
   const consumer = fx.consumer();
-  const minted = await consumer.getAccessToken(ITEMS_READ);
+  const minted = await consumer.getAccessToken(fx.itemsRead);
   await collect();
-  await fx.consumer().getAccessToken(ITEMS_READ);
-  const forced = await consumer.forceRefresh(ITEMS_READ, { rejectedToken: minted.accessToken });
+  await fx.consumer().getAccessToken(fx.itemsRead);
+  const forced = await consumer.forceRefresh(fx.itemsRead, { rejectedToken: minted.accessToken });
   await collect();
   fx.harness.hub.inject({ fault: { kind: 'status', status: 503 } });
-  await consumer.forceRefresh(ITEMS_READ).catch((error: Error) => errors.push(error.message));
+  await consumer.forceRefresh(fx.itemsRead).catch((error: Error) => errors.push(error.message));
   fx.harness.hub.clearFaults();
   await fx
     .consumer()
-    .getAccessToken({ organizationId: OTHER_ORG, scopes: ['warehouse.items.r'] })
+    .getAccessToken({ organizationId: fx.otherOrg, scopes: ['warehouse.items.r'] })
     .catch((error: Error) => errors.push(error.message));
-  fx.harness.hub.revoke(`Org/${ORG}`);
+  fx.harness.hub.revoke(`Org/${fx.org}`);
   await consumer
-    .forceRefresh(ITEMS_READ, { rejectedToken: forced.accessToken })
+    .forceRefresh(fx.itemsRead, { rejectedToken: forced.accessToken })
     .catch((error: Error) => errors.push(error.message));
   await collect();
   for (const token of [minted.accessToken, forced.accessToken]) secrets.add(token);

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createZaikioFetch, type TokenClient } from '../../functions/consumer/index.js';
 import { type Answer, type FakeApi, startFakeApi } from './fake-api.js';
-import { type ConsumerFixture, ITEMS_READ, startConsumerFixture } from './fixture.js';
+import { type ConsumerFixture, startConsumerFixture } from './fixture.js';
 
 const EXPIRED: Answer = { status: 401, body: '{"errors":["jwt_expired"]}' };
 const OK: Answer = { status: 200, body: '{"items":[]}' };
@@ -10,13 +10,18 @@ let fx: ConsumerFixture;
 let api: FakeApi;
 let tokens: TokenClient;
 
-beforeEach(async () => {
+beforeAll(async () => {
   fx = await startConsumerFixture();
   api = await startFakeApi();
+});
+
+beforeEach(() => {
+  fx.reset();
+  api.reset();
   tokens = fx.consumer();
 });
 
-afterEach(async () => {
+afterAll(async () => {
   await api.stop();
   await fx.stop();
 });
@@ -32,11 +37,11 @@ function refuseFirstToken(refusal: Answer = EXPIRED): void {
 
 describe('createZaikioFetch', () => {
   it('adds the bearer token and passes a success through with one request', async () => {
-    const zaikio = createZaikioFetch(tokens, ITEMS_READ, { baseUrl: api.url });
+    const zaikio = createZaikioFetch(tokens, fx.itemsRead, { baseUrl: api.url });
     const res = await zaikio('/api/v1/items?page=2');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ items: [] });
-    const { accessToken } = await tokens.getAccessToken(ITEMS_READ);
+    const { accessToken } = await tokens.getAccessToken(fx.itemsRead);
     expect(api.seen).toEqual([
       { method: 'GET', path: '/api/v1/items?page=2', token: accessToken, body: '', custom: undefined },
     ]);
@@ -44,13 +49,13 @@ describe('createZaikioFetch', () => {
 
   it('on a 401 naming jwt_expired re-mints once and retries once', async () => {
     refuseFirstToken();
-    const zaikio = createZaikioFetch(tokens, ITEMS_READ, { baseUrl: api.url });
+    const zaikio = createZaikioFetch(tokens, fx.itemsRead, { baseUrl: api.url });
     const res = await zaikio('/api/v1/items');
     expect(res.status).toBe(200);
     const [first, second] = api.seen;
     expect(api.seen).toHaveLength(2);
     expect(second?.token).not.toBe(first?.token);
-    expect(second?.token).toBe((await tokens.getAccessToken(ITEMS_READ)).accessToken);
+    expect(second?.token).toBe((await tokens.getAccessToken(fx.itemsRead)).accessToken);
     // One Invoke for the first token (empty table), one forced re-mint.
     expect(fx.calls.invoke).toBe(2);
     expect(fx.harness.hub.count({ status: 200 })).toBe(2);
@@ -58,7 +63,7 @@ describe('createZaikioFetch', () => {
 
   it('does not loop: a second refusal is returned as it is, one retry per call', async () => {
     api.respond = () => EXPIRED;
-    const zaikio = createZaikioFetch(tokens, ITEMS_READ, { baseUrl: api.url });
+    const zaikio = createZaikioFetch(tokens, fx.itemsRead, { baseUrl: api.url });
     const res = await zaikio('/api/v1/items');
     expect(res.status).toBe(401);
     expect(await res.text()).toContain('jwt_expired');
@@ -76,13 +81,13 @@ describe('createZaikioFetch', () => {
       body: '',
       headers: { 'WWW-Authenticate': 'Bearer error="invalid_token", error_description="invalid_jwt"' },
     });
-    const res = await createZaikioFetch(tokens, ITEMS_READ, { baseUrl: api.url })('/api/v1/items');
+    const res = await createZaikioFetch(tokens, fx.itemsRead, { baseUrl: api.url })('/api/v1/items');
     expect(res.status).toBe(200);
     expect(api.seen).toHaveLength(2);
   });
 
   it('does not retry other refusals, and their body stays readable', async () => {
-    const zaikio = createZaikioFetch(tokens, ITEMS_READ, { baseUrl: api.url });
+    const zaikio = createZaikioFetch(tokens, fx.itemsRead, { baseUrl: api.url });
     api.respond = () => ({ status: 403, body: '{"errors":["unpermitted_scope"]}' });
     const forbidden = await zaikio('/api/v1/items');
     expect(forbidden.status).toBe(403);
@@ -97,7 +102,7 @@ describe('createZaikioFetch', () => {
 
   it('replays the method, headers and body on the retry', async () => {
     refuseFirstToken();
-    const zaikio = createZaikioFetch(tokens, ITEMS_READ);
+    const zaikio = createZaikioFetch(tokens, fx.itemsRead);
     const body = JSON.stringify({ item: { name: 'Paper' } });
     const res = await zaikio(`${api.url}/api/v1/items`, {
       method: 'POST',
@@ -114,8 +119,8 @@ describe('createZaikioFetch', () => {
 
   it('concurrent refusals of the same token share one re-mint', async () => {
     refuseFirstToken();
-    const zaikio = createZaikioFetch(tokens, ITEMS_READ, { baseUrl: api.url });
-    await tokens.getAccessToken(ITEMS_READ);
+    const zaikio = createZaikioFetch(tokens, fx.itemsRead, { baseUrl: api.url });
+    await tokens.getAccessToken(fx.itemsRead);
     fx.resetCalls();
     const responses = await Promise.all(Array.from({ length: 10 }, () => zaikio('/api/v1/items')));
     expect(responses.every((res) => res.status === 200)).toBe(true);
@@ -126,7 +131,7 @@ describe('createZaikioFetch', () => {
 
   it('uses an injected fetch', async () => {
     const urls: string[] = [];
-    const zaikio = createZaikioFetch(tokens, ITEMS_READ, {
+    const zaikio = createZaikioFetch(tokens, fx.itemsRead, {
       baseUrl: 'https://warehouse.sandbox.zaikio.com',
       fetch: async (input) => {
         urls.push(input instanceof Request ? input.url : String(input));
