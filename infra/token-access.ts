@@ -14,8 +14,7 @@ import { ALL_BEARERS, isConsumerName } from '../functions/core/access.js';
 import { assertClientName } from '../functions/core/config.js';
 import { CONSUMER_ENV } from '../functions/core/env.js';
 import { type GrantOptions, grantedBearers } from '../functions/core/grant-policy.js';
-import { DEFAULT_SETTINGS } from '../functions/core/settings.js';
-import { READABLE_ATTRIBUTES } from '../functions/core/store/schema.js';
+import { READABLE_ATTRIBUTES, USE_REPORT_ATTRIBUTES } from '../functions/core/store/schema.js';
 
 export type { GrantOptions } from '../functions/core/grant-policy.js';
 
@@ -58,9 +57,10 @@ export interface IZaikioTokenBroker extends IConstruct {
   consumerEnvironment(consumer: string): Readonly<Record<string, string>>;
   /**
    * Lets `grantee` read tokens and ask for new ones as a consumer: GetItem of the readable attributes
-   * only (never the refresh token) of the granted bearers' tokens, and Invoke on the consumer's mint
-   * alias only, where the mint function enforces the grant's bearers, scopes and apps. Nothing else:
-   * no write, no Query or Scan, no secret, no other alias. On a Lambda function it also sets
+   * only (never the refresh token) of the granted bearers' tokens, UpdateItem of their
+   * `lastRequestedAt` only (the use report that keeps a key refreshed), and Invoke on the consumer's
+   * mint alias only, where the mint function enforces the grant's bearers, scopes and apps. Nothing
+   * else: no other write, no Query or Scan, no secret, no other alias. On a Lambda function it also sets
    * `consumerEnvironment`; on any other grantee it adds a warning saying to pass it yourself.
    */
   grantTokenAccess(grantee: iam.IGrantable, options: TokenAccessOptions): iam.Grant;
@@ -78,8 +78,8 @@ export interface ZaikioTokenBrokerAttributes {
    */
   readonly defaultClient?: string;
   /**
-   * The broker's `usageRecordIntervalMs` setting, so consumers report use as often as it expects.
-   * @default the broker's default (1 hour)
+   * @deprecated Ignored: consumers now report use once per token (docs/consumers.md, rule 4).
+   * Accepted so that attributes a broker of an earlier version put out still import.
    */
   readonly usageRecordIntervalMs?: number;
   /**
@@ -94,7 +94,6 @@ export abstract class TokenBrokerBase extends Construct implements IZaikioTokenB
   abstract readonly table: dynamodb.ITable;
   abstract readonly mintFunction: lambda.IFunction;
   abstract readonly defaultClient: string;
-  protected abstract readonly usageRecordIntervalMs: number;
   /** The consumer a grant names or declares, checked. */
   protected abstract resolveConsumer(grantee: iam.IGrantable, options: TokenAccessOptions): ResolvedConsumer;
   /** The alias ARN of a consumer. */
@@ -106,7 +105,6 @@ export abstract class TokenBrokerBase extends Construct implements IZaikioTokenB
       // The alias names the caller: the mint refuses an unqualified invocation.
       [CONSUMER_ENV.mintFunctionName]: this.aliasArnOf(consumer),
       [CONSUMER_ENV.defaultClient]: this.defaultClient,
-      [CONSUMER_ENV.usageRecordIntervalMs]: String(this.usageRecordIntervalMs),
     };
   }
 
@@ -132,21 +130,39 @@ export abstract class TokenBrokerBase extends Construct implements IZaikioTokenB
         StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
       },
     });
+    // The use report: `lastRequestedAt` and nothing else (the key attributes name the item), and no
+    // return values, which could carry the refresh token (functions/consumer/item.ts reportUse).
+    const report = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:UpdateItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: {
+        'ForAllValues:StringEquals': {
+          'dynamodb:Attributes': [...USE_REPORT_ATTRIBUTES],
+          ...(leadingKeys === undefined ? {} : { 'dynamodb:LeadingKeys': leadingKeys }),
+        },
+        StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+      },
+    });
     // The alias only: neither the unqualified function, nor a version, nor another consumer's alias.
     const invoke = iam.Grant.addToPrincipal({
       grantee,
       actions: ['lambda:InvokeFunction'],
       resourceArns: [consumer.aliasArn],
     });
-    if (!read.success || !invoke.success) {
+    if (!read.success || !report.success || !invoke.success) {
       throw new Error(
         'ZaikioTokenBroker: grantTokenAccess needs a grantee with an identity policy (a role, user or function)',
       );
     }
-    // A customer managed table key: DynamoDB decrypts on the reader's behalf, so the reader needs it.
+    // A customer managed table key: DynamoDB uses it on the caller's behalf, for the read and for the
+    // use report's write; named actions, no wildcard.
     const key = this.table.encryptionKey;
+    const access = read.combine(report).combine(invoke);
     const grant =
-      key === undefined ? read.combine(invoke) : read.combine(invoke).combine(key.grantDecrypt(grantee));
+      key === undefined
+        ? access
+        : access.combine(key.grant(grantee, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'));
     this.#setEnvironment(grantee, consumer.name);
     return grant;
   }
@@ -187,7 +203,6 @@ export class ImportedZaikioTokenBroker extends TokenBrokerBase {
   readonly table: dynamodb.ITable;
   readonly mintFunction: lambda.IFunction;
   readonly defaultClient: string;
-  protected readonly usageRecordIntervalMs: number;
 
   constructor(scope: Construct, id: string, attrs: ZaikioTokenBrokerAttributes) {
     super(scope, id);
@@ -199,14 +214,7 @@ export class ImportedZaikioTokenBroker extends TokenBrokerBase {
     } catch (error) {
       throw new Error(`ZaikioTokenBroker.fromBrokerAttributes: defaultClient: ${(error as Error).message}`);
     }
-    const interval = attrs.usageRecordIntervalMs ?? DEFAULT_SETTINGS.usageRecordIntervalMs;
-    if (!Number.isSafeInteger(interval) || interval < 0) {
-      throw new Error(
-        'ZaikioTokenBroker.fromBrokerAttributes: usageRecordIntervalMs must be whole milliseconds',
-      );
-    }
     this.defaultClient = defaultClient;
-    this.usageRecordIntervalMs = interval;
     this.table = dynamodb.Table.fromTableAttributes(this, 'Tokens', {
       tableArn: attrs.tableArn,
       ...(attrs.tableEncryptionKeyArn === undefined

@@ -65,7 +65,6 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
   readonly serviceName: string;
   /** The app a request without `client` gets. */
   readonly defaultClient: string;
-  protected readonly usageRecordIntervalMs: number;
   readonly #consumers: MintConsumers;
 
   constructor(scope: Construct, id: string, props: ZaikioTokenBrokerProps = {}) {
@@ -84,7 +83,6 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
       refreshShareOfRateLimit: props.refreshShareOfRateLimit ?? 0.8,
       refreshBatchSize: props.refreshBatchSize ?? 1,
     });
-    this.usageRecordIntervalMs = this.sizing.settings.usageRecordIntervalMs;
     const hub = props.hub ?? 'production';
     if (!Object.hasOwn(HUB_ENVIRONMENTS, hub)) {
       try {
@@ -234,7 +232,6 @@ export class ZaikioTokenBroker extends TokenBrokerBase implements IZaikioTokenBr
       tableArn: this.table.tableArn,
       mintFunctionArn: this.mintFunction.functionArn,
       defaultClient: this.defaultClient,
-      usageRecordIntervalMs: this.usageRecordIntervalMs,
       ...(this.table.encryptionKey === undefined
         ? {}
         : { tableEncryptionKeyArn: this.table.encryptionKey.keyArn }),

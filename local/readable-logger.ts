@@ -30,6 +30,8 @@ export function createReadableLogger(write: (line: string) => void): EventLogger
     write(`${time} ${kind} ${String(attributes.key ?? '-')}  ${String(what)}${duration}${why}`);
   };
   return {
+    // Locally every refresh gets its line: the point of the runtime is to watch the broker work.
+    debug: (message: string | object, ...extra: unknown[]) => line('debug', message, extra),
     info: (message: string | object, ...extra: unknown[]) => line('info', message, extra),
     warn: (message: string | object, ...extra: unknown[]) => line('warn', message, extra),
     error: (message: string | object, ...extra: unknown[]) => line('error', message, extra),

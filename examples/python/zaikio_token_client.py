@@ -63,7 +63,6 @@ _PROJECTION = ", ".join(_PROJECTION_NAMES)
 
 DEFAULT_MIN_VALIDITY_SECONDS = 60
 MAX_MIN_VALIDITY_SECONDS = 3600
-DEFAULT_USAGE_RECORD_INTERVAL_MS = 3_600_000
 # A contended miss may wait for another container's mint and then the Hub: up to the mint
 # function's timeout (60 s by default), so the read timeout leaves room for it.
 MINT_READ_TIMEOUT_SECONDS = 70
@@ -333,7 +332,7 @@ class TokenClient:
 
     - ``table_name``: ``TOKENS_TABLE_NAME``; ``mint_function_name``: ``MINT_FUNCTION_NAME``;
     - ``default_client``: ``ZAIKIO_DEFAULT_CLIENT``, else ``default`` (the app in the key and the request);
-    - ``usage_record_interval_ms``: ``ZAIKIO_USAGE_RECORD_INTERVAL_MS``, else one hour (the use-recording rule of docs/consumers.md);
+    - ``usage_record_interval_ms``: ignored (use is now reported once per token: rule 4 of docs/consumers.md);
     - ``min_validity_seconds``: 60, the default for each call;
     - ``dynamodb`` / ``lambda_client``: boto3 clients to use as they are; otherwise made from
       ``session`` (or boto3's default session) with ``region_name`` and ``dynamodb_endpoint_url`` /
@@ -369,10 +368,7 @@ class TokenClient:
         self.default_client = default_client or env.get("ZAIKIO_DEFAULT_CLIENT") or "default"
         _check_min_validity(min_validity_seconds)
         self.min_validity_seconds = min_validity_seconds
-        interval = usage_record_interval_ms
-        if interval is None:
-            interval = int(env.get("ZAIKIO_USAGE_RECORD_INTERVAL_MS") or DEFAULT_USAGE_RECORD_INTERVAL_MS)
-        self.usage_record_interval_ms = interval
+        del usage_record_interval_ms  # accepted so that older callers keep working
         self._clock = clock
         factory = session or boto3
         self.dynamodb = dynamodb or factory.client(
@@ -385,6 +381,9 @@ class TokenClient:
             config=Config(read_timeout=MINT_READ_TIMEOUT_SECONDS, connect_timeout=5),
         )
         self._memory: Dict[str, AccessToken] = {}
+        # When each remembered token reaches its check point (half its life) and its use is to be
+        # reported: rule 4 of docs/consumers.md. No entry: nothing (more) to report for that token.
+        self._check_at: Dict[str, int] = {}
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -406,7 +405,12 @@ class TokenClient:
         request = self._resolve(organization_id, person_id, scopes, scope, client, min_validity_seconds)
         now = self._now_ms()
         remembered = self._memory.get(request.memory_key)
-        if remembered is not None and remembered.expires_at - now >= request.min_validity_ms:
+        check_at = self._check_at.get(request.memory_key)
+        if (
+            remembered is not None
+            and remembered.expires_at - now >= request.min_validity_ms
+            and (check_at is None or now < check_at)
+        ):
             return AccessToken(remembered.access_token, remembered.expires_at, remembered.scopes, "memory")
         stored = self._read_table(request, now)
         if stored is not None:
@@ -447,6 +451,7 @@ class TokenClient:
     def clear_memory(self) -> None:
         """Forget every remembered token (the next call reads the table again)."""
         self._memory.clear()
+        self._check_at.clear()
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -525,19 +530,50 @@ class TokenClient:
             return None
         access_token = _string(item, "accessToken", key)
         expires_at = _epoch_ms(item, "expiresAt", key)
+        issued_at = _epoch_ms(item, "issuedAt", key)
         status = _string(item, "status", key) or "active"
         last_requested = _epoch_ms(item, "lastRequestedAt", key)
         granted = _strings(item, "grantedScopes", key)
-        # The servable rule of docs/consumers.md, all four conditions.
-        if access_token is None or expires_at is None:
+        # The servable rule of docs/consumers.md.
+        if access_token is None or expires_at is None or issued_at is None:
             return None
         if status not in ("active", "failing"):  # revoked, or a status this module does not know
             return None
         if expires_at - now < request.min_validity_ms:
             return None
-        if last_requested is None or now - last_requested >= self.usage_record_interval_ms:
-            return None  # through the mint function once, so that it records the use
+        check_at = _use_check_at(issued_at, expires_at)
+        if now >= check_at and (last_requested is None or last_requested < check_at):
+            self._report_use(request, check_at, now)
+        self._remember_check(request.memory_key, issued_at, expires_at, now)
         return AccessToken(access_token, expires_at, granted, "table")
+
+    def _remember_check(self, key: str, issued_at: Optional[int], expires_at: int, now: int) -> None:
+        check_at = None if issued_at is None else _use_check_at(issued_at, expires_at)
+        if check_at is not None and now < check_at:
+            self._check_at[key] = check_at
+        else:
+            self._check_at.pop(key, None)
+
+    def _report_use(self, request: _Request, check_at: int, now: int) -> None:
+        """Rule 4: one UpdateItem of lastRequestedAt alone, once per token across all consumers.
+
+        Any failure is ignored: a lost report costs at most one mint later, never this call's token.
+        """
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": request.pk}, "sk": {"S": request.sk}},
+                UpdateExpression="SET #lastRequestedAt = :now",
+                ConditionExpression=(
+                    "attribute_exists(#pk) AND "
+                    "(attribute_not_exists(#lastRequestedAt) OR #lastRequestedAt <= :staleBefore)"
+                ),
+                ExpressionAttributeNames={"#pk": "pk", "#lastRequestedAt": "lastRequestedAt"},
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":staleBefore": {"N": str(check_at - 1)}},
+                ReturnValues="NONE",
+            )
+        except (ClientError, BotoCoreError):
+            pass
 
     def _mint(self, request: _Request, force_refresh: bool, rejected: Optional[str] = None) -> AccessToken:
         payload = dict(request.payload)
@@ -571,8 +607,10 @@ class TokenClient:
         if answer.get("FunctionError"):
             fields = body if isinstance(body, dict) else {}
             raise error_from_wire(fields.get("errorType"), fields.get("errorMessage"), function)
-        token = _parse_mint_response(body)
+        token, issued_at = _parse_mint_response(body)
         self._memory[request.memory_key] = token
+        # The mint function reports a use of a stored token it serves past its check point itself.
+        self._remember_check(request.memory_key, issued_at, token.expires_at, self._now_ms())
         return token
 
 
@@ -581,7 +619,12 @@ def _check_min_validity(value: Any) -> None:
         raise _bad(f"min_validity_seconds must be a whole number from 0 to {MAX_MIN_VALIDITY_SECONDS}")
 
 
-def _parse_mint_response(body: Any) -> AccessToken:
+def _use_check_at(issued_at: int, expires_at: int) -> int:
+    """Half way through the token's life: useCheckAt in functions/core/lifecycle/serve.ts."""
+    return issued_at + max(0, expires_at - issued_at) // 2
+
+
+def _parse_mint_response(body: Any) -> Tuple[AccessToken, Optional[int]]:
     def invalid(what: str) -> HubUnavailableError:
         # Never the payload itself: it may hold a token.
         return HubUnavailableError("hub_invalid_response", f"the mint function's answer is not a token: {what}")
@@ -603,4 +646,10 @@ def _parse_mint_response(body: Any) -> AccessToken:
     scopes = body.get("scopes")
     if not isinstance(scopes, list) or not all(isinstance(entry, str) for entry in scopes):
         raise invalid("scopes is not a list of strings")
-    return AccessToken(access_token, expires_at, tuple(scopes), "mint")
+    # Brokers before use reports did not send issuedAt; without it no use is reported.
+    issued = body.get("issuedAt")
+    try:
+        issued_at = _parse_iso(issued) if isinstance(issued, str) else None
+    except ValueError:
+        issued_at = None
+    return AccessToken(access_token, expires_at, tuple(scopes), "mint"), issued_at

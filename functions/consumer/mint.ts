@@ -41,18 +41,26 @@ function assertObject(value: unknown, what: string): asserts value is Json {
   if (!isObject(value)) throw invalidAnswer(what);
 }
 
-/** The mint response (docs/consumers.md), with the expiry as epoch milliseconds. */
-function parseMintResponse(value: unknown): AccessToken {
+/** The token and, when the broker says, when it was issued. */
+type Answer = AccessToken & { readonly issuedAt: number | undefined };
+
+/** The mint response (docs/consumers.md), with its times as epoch milliseconds. */
+function parseMintResponse(value: unknown): Answer {
   assertObject(value, 'not a JSON object');
-  const { accessToken, tokenType, expiresAt, scopes } = value;
+  const { accessToken, tokenType, issuedAt, expiresAt, scopes } = value;
   if (typeof accessToken !== 'string' || accessToken === '') throw invalidAnswer('no accessToken');
   if (tokenType !== 'Bearer') throw invalidAnswer('tokenType is not Bearer');
   const expiry = typeof expiresAt === 'string' ? Date.parse(expiresAt) : Number.NaN;
   if (Number.isNaN(expiry)) throw invalidAnswer('expiresAt is not an ISO 8601 time');
+  // Brokers before the use report did not send it; without it the client reports no use.
+  const issued = issuedAt === undefined ? undefined : Date.parse(String(issuedAt));
+  if (issued !== undefined && (typeof issuedAt !== 'string' || Number.isNaN(issued))) {
+    throw invalidAnswer('issuedAt is not an ISO 8601 time');
+  }
   if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string')) {
     throw invalidAnswer('scopes is not a list of strings');
   }
-  return { accessToken, tokenType, expiresAt: expiry, scopes, source: 'mint' };
+  return { accessToken, tokenType, expiresAt: expiry, scopes, source: 'mint', issuedAt: issued };
 }
 
 /** A function error: the mint function's own typed errors, or the runtime's (timeout, crash). */
@@ -82,7 +90,7 @@ export async function invokeMint(
   lambda: LambdaClient,
   functionName: string,
   payload: MintPayload,
-): Promise<AccessToken> {
+): Promise<Answer> {
   let output: InvokeCommandOutput;
   try {
     output = await lambda.send(

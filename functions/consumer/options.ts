@@ -6,7 +6,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CONSUMER_ENV } from '../core/env.js';
 import { InvalidRequestError } from '../core/errors.js';
-import { DEFAULT_USAGE_RECORD_INTERVAL_MS } from '../core/lifecycle/serve.js';
 import { assertMinValiditySeconds, DEFAULT_MIN_VALIDITY_SECONDS } from '../core/token-request.js';
 
 export { CONSUMER_ENV };
@@ -24,7 +23,10 @@ export interface TokenClientOptions {
   readonly defaultClient?: string;
   /** @default 60 */
   readonly minValiditySeconds?: number;
-  /** @default env ZAIKIO_USAGE_RECORD_INTERVAL_MS, else 1 hour (the broker's default) */
+  /**
+   * @deprecated Ignored: the client now reports use once per token, half way through its life
+   * (docs/consumers.md, rule 4).
+   */
   readonly usageRecordIntervalMs?: number;
   /**
    * Local endpoints need no option: the SDK reads AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_LAMBDA.
@@ -49,7 +51,6 @@ export interface ResolvedOptions {
   readonly mintFunctionName: string;
   readonly defaultClient: string;
   readonly minValiditySeconds: number;
-  readonly usageRecordIntervalMs: number;
   readonly maxCachedTokens: number;
   readonly dynamodb: DynamoDBClient;
   readonly lambda: LambdaClient;
@@ -79,12 +80,6 @@ export function resolveOptions(options: TokenClientOptions): ResolvedOptions {
   // The mint function's own default and bounds, checked here too so a mistake fails before any network call.
   const minValiditySeconds = options.minValiditySeconds ?? DEFAULT_MIN_VALIDITY_SECONDS;
   assertMinValiditySeconds(minValiditySeconds);
-  const fromEnv = env[CONSUMER_ENV.usageRecordIntervalMs];
-  const usageRecordIntervalMs =
-    options.usageRecordIntervalMs ?? (fromEnv ? Number(fromEnv) : DEFAULT_USAGE_RECORD_INTERVAL_MS);
-  if (!Number.isFinite(usageRecordIntervalMs) || usageRecordIntervalMs < 0) {
-    throw new InvalidRequestError('invalid_request', 'usageRecordIntervalMs must be a finite number >= 0');
-  }
   const maxCachedTokens = options.maxCachedTokens ?? DEFAULT_MAX_CACHED_TOKENS;
   if (!Number.isInteger(maxCachedTokens) || maxCachedTokens < 1) {
     throw new InvalidRequestError('invalid_request', 'maxCachedTokens must be an integer >= 1');
@@ -98,7 +93,6 @@ export function resolveOptions(options: TokenClientOptions): ResolvedOptions {
     mintFunctionName,
     defaultClient: options.defaultClient ?? (env[CONSUMER_ENV.defaultClient] || 'default'),
     minValiditySeconds,
-    usageRecordIntervalMs,
     maxCachedTokens,
     dynamodb,
     lambda,

@@ -2,16 +2,20 @@
  * Gets a token the cheapest way that is still correct:
  *   1. this container's memory, when the token lasts beyond the caller's minimum validity (no I/O);
  *   2. one GetItem of the readable attributes, when the item's token is servable;
- *   3. one synchronous Invoke of the mint function otherwise: no token, expiring, revoked, unknown
- *      status, or use not recorded for an hour (consumers cannot write; the mint path records use,
- *      without which the refresher would consider the key idle).
+ *   3. one synchronous Invoke of the mint function otherwise: no token, expiring, revoked or an
+ *      unknown status.
+ * The broker refreshes a key ahead only while its token is used after half its life
+ * (functions/core/lifecycle/serve.ts `useCheckAt`). So the first call after that point reads the item
+ * again (2) and, if nobody reported a use yet, reports one: an UpdateItem of `lastRequestedAt`
+ * alone, sent without making the caller wait for it. Memory alone never touches the network.
  * Concurrent callers for one key share one lookup (2 and 3) and one forced re-mint. Memory is
  * bounded: expired tokens are dropped, and past maxCachedTokens keys the least recently used goes.
  */
 
-import { isServable, isUseStale, lasts } from '../core/lifecycle/serve.js';
+import { isServable, isUseNews, lasts, useCheckAt } from '../core/lifecycle/serve.js';
+import type { TokenKey } from '../core/store/key.js';
 import { tokenSha256 } from '../core/token-hash.js';
-import { type ReadableItem, readToken } from './item.js';
+import { type ReadableItem, readToken, reportUse } from './item.js';
 import { invokeMint } from './mint.js';
 import { type ResolvedOptions, resolveOptions, type TokenClientOptions } from './options.js';
 import {
@@ -49,6 +53,8 @@ interface Slot {
   forced: Promise<AccessToken> | undefined;
   /** Bumped by a forced re-mint, so a lookup that began earlier cannot put the refused token back. */
   generation: number;
+  /** When the token's use is next worth checking on (its check point); undefined: nothing to report. */
+  checkAt: number | undefined;
 }
 
 /** How often, at most, every remembered token is checked for expiry. */
@@ -59,6 +65,10 @@ export class TokenClient {
   /** In order of use, least recent first: a Map iterates in insertion order, and a use re-inserts. */
   readonly #slots = new Map<string, Slot>();
   #sweptAt = Number.NEGATIVE_INFINITY;
+  /** Set once the table refuses a use report (a grant from before use reports): not tried again. */
+  #reportsDenied = false;
+  /** Use reports still in flight, for `flush`. */
+  readonly #reports = new Set<Promise<void>>();
 
   constructor(options: TokenClientOptions = {}) {
     this.#options = resolveOptions(options);
@@ -68,7 +78,9 @@ export class TokenClient {
     const resolved = this.#resolve(request);
     const slot = this.#slot(resolved.id);
     const cached = slot.token;
-    if (cached !== undefined && this.#lasts(cached, resolved)) return { ...cached, source: 'memory' };
+    if (cached !== undefined && this.#lasts(cached, resolved) && !this.#checkDue(slot)) {
+      return { ...cached, source: 'memory' };
+    }
 
     const shared =
       slot.forced ?? slot.lookup ?? this.#share(slot, 'lookup', () => this.#lookup(resolved, slot));
@@ -101,6 +113,15 @@ export class TokenClient {
     return this.#share(slot, 'forced', () => this.#mint(resolved, slot, rejected));
   }
 
+  /**
+   * Waits for the use reports still in flight (they are sent without making a caller wait), e.g.
+   * before a process exits or an injected SDK client is closed. A Lambda function need not call it:
+   * a report interrupted by a frozen container is finished when it thaws, or costs one mint later.
+   */
+  async flush(): Promise<void> {
+    await Promise.all([...this.#reports]);
+  }
+
   /** Closes the SDK clients this client made itself; injected ones are left to their owner. */
   destroy(): void {
     for (const client of this.#options.owned) client.destroy();
@@ -111,6 +132,7 @@ export class TokenClient {
     const stored = await readToken(this.#options.dynamodb, this.#options.tableName, request.key);
     if (this.#servable(stored, request)) {
       const { accessToken, expiresAt, grantedScopes } = stored.token;
+      if (slot.generation === generation) this.#noteUse(slot, request.key, stored);
       const token: AccessToken = {
         accessToken,
         tokenType: 'Bearer',
@@ -131,25 +153,57 @@ export class TokenClient {
     generation = slot.generation,
   ): Promise<AccessToken> {
     const payload = forceRefresh === false ? request.payload : { ...request.payload, forceRefresh };
-    const token = await invokeMint(this.#options.lambda, this.#options.mintFunctionName, payload);
-    if (slot.generation === generation) slot.token = token;
+    const { issuedAt, ...token } = await invokeMint(
+      this.#options.lambda,
+      this.#options.mintFunctionName,
+      payload,
+    );
+    if (slot.generation === generation) {
+      slot.token = token;
+      // The mint reports a use of a token it serves past its check point itself.
+      slot.checkAt = issuedAt === undefined ? undefined : this.#nextCheck(issuedAt, token.expiresAt);
+    }
     return { ...token };
   }
 
-  /**
-   * The broker's servability, and use recorded recently: consumers cannot write, so a stale use
-   * sends the request through the mint function, which records it.
-   */
   #servable(
     stored: ReadableItem | undefined,
     request: ResolvedRequest,
   ): stored is ReadableItem & { readonly token: NonNullable<ReadableItem['token']> } {
+    return stored !== undefined && isServable(stored, this.#options.clock(), request.minValidityMs);
+  }
+
+  /** The token in memory has reached its check point: read the item again before serving it. */
+  #checkDue(slot: Slot): boolean {
+    return slot.checkAt !== undefined && this.#options.clock() >= slot.checkAt;
+  }
+
+  #nextCheck(issuedAt: number, expiresAt: number): number | undefined {
+    const checkAt = useCheckAt({ issuedAt, expiresAt });
+    return this.#options.clock() < checkAt ? checkAt : undefined;
+  }
+
+  /**
+   * After a read of the item: report a use of its token when nobody has since its check point, else
+   * remember when to check. The report is not awaited: the caller has its token, and a lost report
+   * costs at most one mint on demand later. A refusal by IAM (a grant from before use reports)
+   * stops further reports; any other failure is left to the next token.
+   */
+  #noteUse(
+    slot: Slot,
+    key: TokenKey,
+    stored: ReadableItem & { readonly token: NonNullable<ReadableItem['token']> },
+  ): void {
     const now = this.#options.clock();
-    return (
-      stored !== undefined &&
-      !isUseStale(stored.lastRequestedAt, now, this.#options.usageRecordIntervalMs) &&
-      isServable(stored, now, request.minValidityMs)
-    );
+    const { token } = stored;
+    slot.checkAt = this.#nextCheck(token.issuedAt, token.expiresAt);
+    if (this.#reportsDenied || !isUseNews(stored.lastRequestedAt, token, now)) return;
+    const { dynamodb, tableName } = this.#options;
+    const report = reportUse(dynamodb, tableName, key, token, now).catch((error: unknown) => {
+      if (error instanceof Error && error.name === 'AccessDeniedException') this.#reportsDenied = true;
+    });
+    this.#reports.add(report);
+    void report.then(() => this.#reports.delete(report));
   }
 
   #lasts(token: AccessToken, request: ResolvedRequest): boolean {
@@ -163,7 +217,7 @@ export class TokenClient {
   #slot(id: string): Slot {
     let slot = this.#slots.get(id);
     if (slot === undefined) {
-      slot = { token: undefined, lookup: undefined, forced: undefined, generation: 0 };
+      slot = { token: undefined, lookup: undefined, forced: undefined, generation: 0, checkAt: undefined };
     } else {
       this.#slots.delete(id);
       // An expired token is never served again: let it go now rather than at the next sweep.

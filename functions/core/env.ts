@@ -20,6 +20,4 @@ export const CONSUMER_ENV = {
   tableName: ENV.tableName,
   mintFunctionName: 'MINT_FUNCTION_NAME',
   defaultClient: ENV.defaultClient,
-  /** The broker's usageRecordIntervalMs, so consumer and broker agree on when use is stale. */
-  usageRecordIntervalMs: 'ZAIKIO_USAGE_RECORD_INTERVAL_MS',
 } as const;

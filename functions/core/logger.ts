@@ -5,7 +5,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
  * nothing here redacts, so nothing secret may be passed in (test/secrets-in-logs.test.ts checks).
  */
 /** What the handlers need of a logger; Powertools' Logger in Lambda, a readable one locally. */
-export type EventLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
+export type EventLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 /**
  * The service name is the construct's (POWERTOOLS_SERVICE_NAME, unique per deployment), so that two

@@ -4,7 +4,6 @@
  */
 import { InvalidRequestError } from './errors.js';
 import { LEASE_WRITE_MARGIN_MS } from './lifecycle/lease.js';
-import { DEFAULT_USAGE_RECORD_INTERVAL_MS } from './lifecycle/serve.js';
 import { DEFAULT_MIN_VALIDITY_SECONDS } from './token-request.js';
 
 export interface BrokerSettings {
@@ -27,10 +26,11 @@ export interface BrokerSettings {
   readonly refreshJitterMs: number;
   /** Partitions of the "due" index; the sweeper queries each. More shards spread a large fleet's writes. */
   readonly dueShards: number;
-  /** A token nobody asked for in this long stops being refreshed. */
+  /**
+   * A key with no use recorded in this long stops being refreshed, whatever its token (a key in use
+   * records a use per token; lifecycle/refresh.ts `isInDemand` stops refreshing unused ones sooner).
+   */
   readonly idleAfterMs: number;
-  /** Use is recorded at most once per key per this interval, so reads stay cheap. */
-  readonly usageRecordIntervalMs: number;
   /** DynamoDB deletes an item this long after its last recorded use (TTL). */
   readonly purgeAfterMs: number;
   /** Backoff after transient refresh failures: base × 2^(failures-1), capped, with full jitter. */
@@ -66,7 +66,6 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   refreshJitterMs: 15_000,
   dueShards: 8,
   idleAfterMs: 7 * DAY,
-  usageRecordIntervalMs: DEFAULT_USAGE_RECORD_INTERVAL_MS,
   purgeAfterMs: 30 * DAY,
   failureBackoffBaseMs: 30_000,
   failureBackoffMaxMs: 15 * MINUTE,

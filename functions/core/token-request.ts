@@ -24,6 +24,8 @@ export interface TokenRequest {
 export interface IssuedToken {
   readonly accessToken: string;
   readonly tokenType: 'Bearer';
+  /** Epoch ms: when the Hub issued it (consumers time their report of use from it, lifecycle/serve.ts). */
+  readonly issuedAt: number;
   /** Epoch ms. */
   readonly expiresAt: number;
   /** Granted scopes, `app.scope.permission`, sorted. */

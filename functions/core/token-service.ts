@@ -18,7 +18,7 @@ import type { TokenFetcher } from './fetcher.js';
 import {
   failureWrite,
   hubDeadline,
-  isUseStale,
+  isUseNews,
   leaseTerms,
   type MintAttempt,
   medianMs,
@@ -61,8 +61,8 @@ const OBSERVED_EXCHANGES = 16;
 
 export interface GetTokenHooks {
   /**
-   * Called when the key has no item yet, before anything is written for it; throwing refuses the
-   * request (the mint function's per-grant ceiling on new keys).
+   * Called when the key has no item of the broker's yet, before anything is written for it;
+   * throwing refuses the request (the mint function's per-grant ceiling on new keys).
    */
   readonly onNewKey?: () => void;
 }
@@ -92,7 +92,9 @@ export class TokenService {
     const bearer = request.scopes.bearer;
 
     let record = await store.get(key, { consistent: true });
-    if (record === undefined) hooks.onNewKey?.();
+    // An item without the identity a mint writes was never the broker's: a consumer's use report
+    // can create one (IAM cannot enforce the report's condition), and must not skirt the ceiling.
+    if (record === undefined || record.scopes.length === 0) hooks.onNewKey?.();
     const attempt = startMintAttempt(
       record,
       { minValidityMs: minValiditySeconds * 1000, forceRefresh: request.forceRefresh ?? false },
@@ -105,7 +107,7 @@ export class TokenService {
       const step = nextMintStep(record, attempt, clock(), settings);
       if (step.action === 'refuse') throw step.error;
       if (step.action === 'serve') {
-        await this.#recordUseIfStale(step.record);
+        await this.#recordUseIfNews(step.record);
         return { token: issued(step.record.token, bearer), outcome: waited ? 'waited' : 'stored' };
       }
       if (step.action === 'wait') {
@@ -121,7 +123,7 @@ export class TokenService {
       }
       if (servesAttempt(lease.record, attempt, clock())) {
         await store.releaseLease(lease);
-        await this.#recordUseIfStale(lease.record);
+        await this.#recordUseIfNews(lease.record);
         return { token: issued(lease.record.token, bearer), outcome: waited ? 'waited' : 'stored' };
       }
       return this.#mint(lease, client, request, attempt);
@@ -185,22 +187,24 @@ export class TokenService {
   }
 
   /**
-   * Keeps the key out of the idle set. Checked against the item we just read, so a busy key costs
-   * one write per usageRecordIntervalMs, not one (failed conditional) write per request.
+   * Tells the refresher that the served token is in use (lifecycle `isUseNews`), so the key is
+   * refreshed ahead instead of left to expire. Checked against the item we just read, so a busy key
+   * costs one write per token, not one (failed conditional) write per request.
    */
-  async #recordUseIfStale(record: TokenRecord): Promise<void> {
+  async #recordUseIfNews(record: TokenRecord & { readonly token: StoredToken }): Promise<void> {
     const { store, settings, clock } = this.#options;
     const now = clock();
-    if (!isUseStale(record.lastRequestedAt, now, settings.usageRecordIntervalMs)) return;
+    if (!isUseNews(record.lastRequestedAt, record.token, now)) return;
     // Best effort: a failed bookkeeping write must not fail a request that has its token.
-    await store.recordUse(record.key, useWrite(now, settings)).catch(() => false);
+    await store.recordUse(record.key, useWrite(record.token, now, settings)).catch(() => false);
   }
 }
 
-function issued(token: Omit<StoredToken, 'issuedAt'>, bearer: Bearer): IssuedToken {
+function issued(token: StoredToken, bearer: Bearer): IssuedToken {
   return {
     accessToken: token.accessToken,
     tokenType: token.tokenType,
+    issuedAt: token.issuedAt,
     expiresAt: token.expiresAt,
     scopes: token.grantedScopes,
     bearer,

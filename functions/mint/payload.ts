@@ -6,10 +6,12 @@ import { InvalidRequestError } from '../core/errors.js';
 import type { Bearer } from '../core/scopes.js';
 import { type IssuedToken, parseRequestScopes, type TokenRequest } from '../core/token-request.js';
 
-/** The mint function's answer on the wire: an IssuedToken with its expiry as ISO 8601. */
+/** The mint function's answer on the wire: an IssuedToken with its times as ISO 8601. */
 export interface MintResponse {
   readonly accessToken: string;
   readonly tokenType: 'Bearer';
+  /** ISO 8601. */
+  readonly issuedAt: string;
   /** ISO 8601. */
   readonly expiresAt: string;
   /** Granted scopes, `app.scope.permission`, sorted. */
@@ -71,6 +73,7 @@ export function mintResponse(token: IssuedToken): MintResponse {
   return {
     accessToken: token.accessToken,
     tokenType: token.tokenType,
+    issuedAt: new Date(token.issuedAt).toISOString(),
     expiresAt: new Date(token.expiresAt).toISOString(),
     scopes: token.scopes,
     bearer: token.bearer,

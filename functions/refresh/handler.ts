@@ -87,7 +87,8 @@ export function createRefreshHandler(
           if (outcome === 'failed' || outcome === 'revoked') {
             logger.warn('refresh', { key: describeKey(item.key), outcome, ...describeError(error) });
           } else if (outcome !== 'skipped') {
-            logger.info('refresh', { key: describeKey(item.key), outcome });
+            // Per key only at DEBUG: the batch line below counts them, at a tenth of the log volume.
+            logger.debug('refresh', { key: describeKey(item.key), outcome });
           }
         } catch (error) {
           logger.error('refresh crashed', { key: describeKey(item.key), ...describeError(error) });

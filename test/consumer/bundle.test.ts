@@ -7,6 +7,7 @@ const ALLOWED_CORE = [
   'functions/core/errors.ts',
   'functions/core/lifecycle/serve.ts',
   'functions/core/scopes.ts',
+  'functions/core/store/expressions.ts',
   'functions/core/store/key.ts',
   'functions/core/store/schema.ts',
   'functions/core/token-request.ts',

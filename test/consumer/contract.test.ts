@@ -3,7 +3,12 @@
  * documented errorType comes back as its typed class, and how it reads unusual items.
  */
 import { randomUUID } from 'node:crypto';
-import { type AttributeValue, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -17,6 +22,7 @@ import {
   ScopeNotGrantedError,
   type TokenClient,
 } from '../../functions/consumer/index.js';
+import { USE_REPORT_ATTRIBUTES } from '../../functions/core/store/schema.js';
 import { toWireError } from '../../functions/core/wire-error.js';
 import { type LocalDynamoDB, startLocalDynamoDB } from '../../local/dynamodb.js';
 import { type LambdaEndpoint, startLambdaEndpoint } from '../../local/lambda-endpoint.js';
@@ -82,6 +88,22 @@ function consumer(overrides: Parameters<typeof createTokenClient>[0] = {}): Toke
   });
 }
 
+async function fullItem(): Promise<Record<string, AttributeValue> | undefined> {
+  const dynamodb = dynamo.client();
+  try {
+    const { Item } = await dynamodb.send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: ITEMS_READ_KEY.pk }, sk: { S: ITEMS_READ_KEY.sk } },
+        ConsistentRead: true,
+      }),
+    );
+    return Item;
+  } finally {
+    dynamodb.destroy();
+  }
+}
+
 async function putItem(attributes: Record<string, AttributeValue>): Promise<void> {
   const dynamodb = dynamo.client();
   try {
@@ -101,7 +123,8 @@ const goodItem = (overrides: Record<string, AttributeValue> = {}): Record<string
   tokenType: { S: 'Bearer' },
   grantedScopes: { L: [{ S: 'warehouse.items.r' }] },
   expiresAt: { N: String(NOW + 300_000) },
-  issuedAt: { N: String(NOW - 300_000) },
+  // Issued 4 minutes ago, expires in 5: its check point (half its life) is 30 s ahead.
+  issuedAt: { N: String(NOW - 240_000) },
   version: { N: '3' },
   status: { S: 'active' },
   lastRequestedAt: { N: String(NOW - 60_000) },
@@ -276,8 +299,6 @@ describe('reading the item', () => {
     ['status revoked', { status: { S: 'revoked' } }],
     ['a status this client does not know', { status: { S: 'paused' } }],
     ['expiring within the minimum validity', { expiresAt: { N: String(NOW + 59_999) } }],
-    ['use not recorded for an hour', { lastRequestedAt: { N: String(NOW - 3_600_000) } }],
-    ['use never recorded', { lastRequestedAt: { NULL: true } }],
   ])('goes to the mint function for %s', async (_, overrides) => {
     await putItem(goodItem(overrides));
     expect(await consumer().getAccessToken(ITEMS_READ)).toMatchObject({
@@ -287,21 +308,67 @@ describe('reading the item', () => {
     expect(received).toHaveLength(1);
   });
 
-  it('serves a token exactly at the minimum validity, and honours a configured usage interval', async () => {
+  it('serves a token exactly at the minimum validity; the deprecated usageRecordIntervalMs changes nothing', async () => {
     await putItem(goodItem({ expiresAt: { N: String(NOW + 60_000) } }));
     expect((await consumer().getAccessToken(ITEMS_READ)).source).toBe('table');
-    const strict = consumer({ usageRecordIntervalMs: 30_000 });
-    expect((await strict.getAccessToken(ITEMS_READ)).source).toBe('mint');
+    const old = consumer({ usageRecordIntervalMs: 30_000 });
+    expect((await old.getAccessToken(ITEMS_READ)).source).toBe('table');
+    expect(received).toEqual([]);
   });
 
-  it('a corrupt item is a HubUnavailableError corrupt_item that names the key, not the token', async () => {
-    await putItem(goodItem({ expiresAt: { S: 'tomorrow' } }));
-    const error = await failure(consumer().getAccessToken(ITEMS_READ));
-    expect(error).toBeInstanceOf(HubUnavailableError);
-    expect(error.code).toBe('corrupt_item');
-    expect(error.message).toContain(ITEMS_READ_KEY.pk);
-    expect(error.message).not.toContain('stored-token');
+  it('past the check point serves the item and reports the use: lastRequestedAt alone, no return values', async () => {
+    // Never recorded, or recorded before the check point: both are news.
+    const { lastRequestedAt: _, ...neverUsed } = goodItem({ issuedAt: { N: String(NOW - 300_000) } });
+    const usedEarlier = goodItem({ issuedAt: { N: String(NOW - 300_000) } });
+    for (const item of [neverUsed, usedEarlier]) {
+      await putItem(item);
+      const reports: Record<string, unknown>[] = [];
+      const dynamodb = new DynamoDBClient({ endpoint: dynamo.endpoint, ...LOCAL });
+      clients.push(dynamodb);
+      dynamodb.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'UpdateItemCommand')
+            reports.push(args.input as Record<string, unknown>);
+          return next(args);
+        },
+        { step: 'initialize', name: 'recordReports' },
+      );
+      const client = consumer({ dynamodb });
+      expect(await client.getAccessToken(ITEMS_READ)).toMatchObject({
+        accessToken: 'stored-token',
+        source: 'table',
+      });
+      await client.flush();
+      expect(received).toEqual([]);
+      expect(reports).toHaveLength(1);
+      const [report] = reports;
+      expect(report?.ReturnValues).toBe('NONE');
+      expect(Object.values(report?.ExpressionAttributeNames as Record<string, string>).sort()).toEqual(
+        [...USE_REPORT_ATTRIBUTES].filter((name) => name !== 'sk').sort(),
+      );
+      const stored = await fullItem();
+      expect(stored?.lastRequestedAt).toEqual({ N: String(NOW) });
+      // Nothing else changed: the token, its refresh token and its version are as they were.
+      expect(stored?.accessToken).toEqual({ S: 'stored-token' });
+      expect(stored?.refreshToken).toEqual({ S: 'stored-refresh-token' });
+      expect(stored?.version).toEqual({ N: '3' });
+    }
   });
+
+  it.each([
+    ['an expiry that is no number', { expiresAt: { S: 'tomorrow' } }],
+    ['a token without issuedAt', { issuedAt: { NULL: true } }],
+  ])(
+    'a corrupt item (%s) is a HubUnavailableError corrupt_item that names the key, not the token',
+    async (_, overrides) => {
+      await putItem(goodItem(overrides));
+      const error = await failure(consumer().getAccessToken(ITEMS_READ));
+      expect(error).toBeInstanceOf(HubUnavailableError);
+      expect(error.code).toBe('corrupt_item');
+      expect(error.message).toContain(ITEMS_READ_KEY.pk);
+      expect(error.message).not.toContain('stored-token');
+    },
+  );
 
   it('a missing table is an InvalidRequestError naming the variable', async () => {
     const error = await failure(consumer({ tableName: 'no-such-table' }).getAccessToken(ITEMS_READ));

@@ -1,21 +1,24 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type AccessTokenRequest,
   InvalidRequestError,
   ScopeNotGrantedError,
 } from '../../functions/consumer/index.js';
 import { READABLE_ATTRIBUTES } from '../../functions/core/store/schema.js';
-import { ORG, OTHER_ORG } from '../support/harness.js';
-import { type ConsumerFixture, ITEMS_READ, LOCAL, MINT_FUNCTION, startConsumerFixture } from './fixture.js';
+import { type ConsumerFixture, LOCAL, startConsumerFixture } from './fixture.js';
 
 let fx: ConsumerFixture;
 
-beforeEach(async () => {
+beforeAll(async () => {
   fx = await startConsumerFixture();
 });
 
-afterEach(async () => {
+beforeEach(() => {
+  fx.reset();
+});
+
+afterAll(async () => {
   await fx.stop();
 });
 
@@ -31,7 +34,7 @@ function expectLifetime(expiresAt: number, seconds: number): void {
 
 /** One consumer has fetched the token, so the table holds it; counters start from zero. */
 async function populated(): Promise<string> {
-  const { accessToken } = await fx.consumer().getAccessToken(ITEMS_READ);
+  const { accessToken } = await fx.consumer().getAccessToken(fx.itemsRead);
   fx.resetCalls();
   fx.harness.hub.resetCounts();
   return accessToken;
@@ -39,41 +42,41 @@ async function populated(): Promise<string> {
 
 describe('the lookup order', () => {
   it('a missing token goes through the mint function: one GetItem, then one Invoke', async () => {
-    const token = await fx.consumer().getAccessToken(ITEMS_READ);
+    const token = await fx.consumer().getAccessToken(fx.itemsRead);
     expect(token.source).toBe('mint');
     expect(token.tokenType).toBe('Bearer');
     expect(token.scopes).toEqual(['warehouse.items.r']);
     expectLifetime(token.expiresAt, 600);
     expect(fx.calls.commands).toEqual(['GetItemCommand', 'InvokeCommand']);
-    expect(fx.endpoint.invocations(MINT_FUNCTION)).toBe(1);
+    expect(fx.mintInvocations()).toBe(1);
     expect(fx.harness.hub.count({ grantType: 'client_credentials', status: 200 })).toBe(1);
   });
 
   it('a warm hit makes no network call', async () => {
     const consumer = fx.consumer();
-    const first = await consumer.getAccessToken(ITEMS_READ);
+    const first = await consumer.getAccessToken(fx.itemsRead);
     fx.resetCalls();
     const requests = fx.harness.hub.count();
-    const invocations = fx.endpoint.invocations();
+    const invocations = fx.mintInvocations();
 
-    fx.clock.advance(8 * MINUTE); // 2 minutes left: still beyond the 60 s minimum
+    fx.clock.advance(4 * MINUTE); // before the token's check point (half its life)
     const hits = await Promise.all([
-      consumer.getAccessToken(ITEMS_READ),
-      consumer.getAccessToken({ scope: `Org/${ORG}.warehouse.items.r` }),
-      consumer.getAccessToken({ ...ITEMS_READ, minValiditySeconds: 90 }),
+      consumer.getAccessToken(fx.itemsRead),
+      consumer.getAccessToken({ scope: `Org/${fx.org}.warehouse.items.r` }),
+      consumer.getAccessToken({ ...fx.itemsRead, minValiditySeconds: 90 }),
     ]);
 
     for (const hit of hits) {
       expect(hit).toEqual({ ...first, source: 'memory' });
     }
     expect(fx.calls.commands).toEqual([]);
-    expect(fx.endpoint.invocations()).toBe(invocations);
+    expect(fx.mintInvocations()).toBe(invocations);
     expect(fx.harness.hub.count()).toBe(requests);
   });
 
   it('a cold read makes exactly one GetItem and no Invoke', async () => {
     const stored = await populated();
-    const token = await fx.consumer().getAccessToken(ITEMS_READ);
+    const token = await fx.consumer().getAccessToken(fx.itemsRead);
     expect(token).toMatchObject({ accessToken: stored, source: 'table', scopes: ['warehouse.items.r'] });
     expect(fx.calls.commands).toEqual(['GetItemCommand']);
     expect(fx.calls.invoke).toBe(0);
@@ -81,11 +84,11 @@ describe('the lookup order', () => {
 
   it('an expiring token goes through the mint function, which mints a new one', async () => {
     const consumer = fx.consumer();
-    const first = await consumer.getAccessToken(ITEMS_READ);
+    const first = await consumer.getAccessToken(fx.itemsRead);
     fx.resetCalls();
     fx.clock.advance(570 * SECOND); // 30 s left: below the 60 s minimum, in memory and in the table
 
-    const next = await consumer.getAccessToken(ITEMS_READ);
+    const next = await consumer.getAccessToken(fx.itemsRead);
     expect(next.source).toBe('mint');
     expect(next.accessToken).not.toBe(first.accessToken);
     expectLifetime(next.expiresAt, 600);
@@ -94,19 +97,19 @@ describe('the lookup order', () => {
 
     // The new token is what this container remembers now.
     fx.resetCalls();
-    expect(await consumer.getAccessToken(ITEMS_READ)).toEqual({ ...next, source: 'memory' });
+    expect(await consumer.getAccessToken(fx.itemsRead)).toEqual({ ...next, source: 'memory' });
     expect(fx.calls.commands).toEqual([]);
   });
 
   it('judges memory by each call’s own minimum validity', async () => {
     const consumer = fx.consumer();
-    await consumer.getAccessToken(ITEMS_READ);
-    fx.clock.advance(500 * SECOND); // 100 s left
+    await consumer.getAccessToken(fx.itemsRead);
+    fx.clock.advance(4 * MINUTE); // 360 s left, before the check point
     fx.resetCalls();
-    expect((await consumer.getAccessToken(ITEMS_READ)).source).toBe('memory');
-    const stricter = await consumer.getAccessToken({ ...ITEMS_READ, minValiditySeconds: 120 });
+    expect((await consumer.getAccessToken(fx.itemsRead)).source).toBe('memory');
+    const stricter = await consumer.getAccessToken({ ...fx.itemsRead, minValiditySeconds: 400 });
     expect(stricter.source).toBe('mint');
-    expect(stricter.expiresAt - fx.clock.now()).toBeGreaterThanOrEqual(120 * SECOND);
+    expect(stricter.expiresAt - fx.clock.now()).toBeGreaterThanOrEqual(400 * SECOND);
     expect(fx.calls.getItem).toBe(1);
     expect(fx.calls.invoke).toBe(1);
   });
@@ -115,7 +118,7 @@ describe('the lookup order', () => {
     const consumer = fx.consumer();
     const requests: AccessTokenRequest[] = Array.from({ length: 100 }, (_, index) =>
       // Both request forms, in any scope order, name the same key.
-      index % 2 === 0 ? ITEMS_READ : { scope: `Org/${ORG}.warehouse.items.r` },
+      index % 2 === 0 ? fx.itemsRead : { scope: `Org/${fx.org}.warehouse.items.r` },
     );
     const tokens = await Promise.all(requests.map((request) => consumer.getAccessToken(request)));
     expect(new Set(tokens.map((token) => token.accessToken)).size).toBe(1);
@@ -127,7 +130,9 @@ describe('the lookup order', () => {
   it('100 concurrent calls for one stored key make one GetItem and no Invoke', async () => {
     const stored = await populated();
     const consumer = fx.consumer();
-    const tokens = await Promise.all(Array.from({ length: 100 }, () => consumer.getAccessToken(ITEMS_READ)));
+    const tokens = await Promise.all(
+      Array.from({ length: 100 }, () => consumer.getAccessToken(fx.itemsRead)),
+    );
     expect(tokens.every((token) => token.accessToken === stored)).toBe(true);
     expect(fx.calls.getItem).toBe(1);
     expect(fx.calls.invoke).toBe(0);
@@ -136,9 +141,9 @@ describe('the lookup order', () => {
   it('keys differ by scope set: a second scope set is a separate lookup', async () => {
     const consumer = fx.consumer();
     const [items, both] = await Promise.all([
-      consumer.getAccessToken(ITEMS_READ),
+      consumer.getAccessToken(fx.itemsRead),
       consumer.getAccessToken({
-        organizationId: ORG,
+        organizationId: fx.org,
         scopes: ['zaikio.organization.r', 'warehouse.items.r'],
       }),
     ]);
@@ -152,11 +157,11 @@ describe('the lookup order', () => {
 describe('statuses', () => {
   it('a revoked status surfaces ScopeNotGrantedError (answered from the mint function’s negative cache)', async () => {
     const consumer = fx.consumer();
-    const first = await consumer.getAccessToken(ITEMS_READ);
-    fx.harness.hub.revoke(`Org/${ORG}`);
+    const first = await consumer.getAccessToken(fx.itemsRead);
+    fx.harness.hub.revoke(`Org/${fx.org}`);
     // An API refused the token; the re-mint is refused by the Hub and the item is marked revoked.
     await expect(
-      consumer.forceRefresh(ITEMS_READ, { rejectedToken: first.accessToken }),
+      consumer.forceRefresh(fx.itemsRead, { rejectedToken: first.accessToken }),
     ).rejects.toBeInstanceOf(ScopeNotGrantedError);
     expect((await fx.fullItem())?.status).toEqual({ S: 'revoked' });
     fx.resetCalls();
@@ -165,7 +170,7 @@ describe('statuses', () => {
     // Another container: the stored token is still unexpired, but revoked is never served.
     const error = await fx
       .consumer()
-      .getAccessToken(ITEMS_READ)
+      .getAccessToken(fx.itemsRead)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ScopeNotGrantedError);
     expect(error).toMatchObject({
@@ -178,7 +183,7 @@ describe('statuses', () => {
   });
 
   it('an organization that never granted the scopes gets ScopeNotGrantedError with the Hub’s codes', async () => {
-    const request = { organizationId: OTHER_ORG, scopes: ['warehouse.items.r'] };
+    const request = { organizationId: fx.otherOrg, scopes: ['warehouse.items.r'] };
     const error = await fx
       .consumer()
       .getAccessToken(request)
@@ -194,47 +199,105 @@ describe('statuses', () => {
 
   it('a failing status with a still-valid token is served from the table (a failed refresh never spoils a good token)', async () => {
     const consumer = fx.consumer();
-    const first = await consumer.getAccessToken(ITEMS_READ);
+    const first = await consumer.getAccessToken(fx.itemsRead);
     fx.harness.hub.inject({ fault: { kind: 'status', status: 503 } });
-    await expect(consumer.forceRefresh(ITEMS_READ)).rejects.toMatchObject({ name: 'HubUnavailableError' });
+    await expect(consumer.forceRefresh(fx.itemsRead)).rejects.toMatchObject({ name: 'HubUnavailableError' });
     const item = await fx.fullItem();
     expect(item?.status).toEqual({ S: 'failing' });
     expect(item?.accessToken).toEqual({ S: first.accessToken });
     fx.resetCalls();
 
-    const served = await fx.consumer().getAccessToken(ITEMS_READ);
+    const served = await fx.consumer().getAccessToken(fx.itemsRead);
     expect(served).toMatchObject({ accessToken: first.accessToken, source: 'table' });
     expect(fx.calls.commands).toEqual(['GetItemCommand']);
   });
 });
 
-describe('usage recording through the mint function', () => {
-  it('goes through the mint function once when lastRequestedAt is over an hour old, which records use', async () => {
-    fx.harness.hub.setTokenLifetime(3 * 3600);
-    const stored = await populated();
-    const before = await fx.fullItem();
-    fx.clock.advance(61 * MINUTE);
+describe('reporting use past the check point', () => {
+  const CHECK_POINT = 5 * MINUTE; // half the simulator's 10-minute tokens
 
-    const token = await fx.consumer().getAccessToken(ITEMS_READ);
-    expect(token).toMatchObject({ accessToken: stored, source: 'mint' });
-    expect(fx.calls.commands).toEqual(['GetItemCommand', 'InvokeCommand']);
-    expect(fx.harness.hub.count()).toBe(0); // the mint served the stored token
-    const after = await fx.fullItem();
-    expect(Number(after?.lastRequestedAt?.N)).toBe(fx.clock.now());
-    expect(Number(after?.lastRequestedAt?.N)).toBeGreaterThan(Number(before?.lastRequestedAt?.N));
+  it('the first call past it reads the item again and reports the use, once; then memory again', async () => {
+    const consumer = fx.consumer();
+    const first = await consumer.getAccessToken(fx.itemsRead);
+    const minted = Number((await fx.fullItem())?.lastRequestedAt?.N);
+    fx.clock.advance(CHECK_POINT + SECOND);
+    fx.resetCalls();
+
+    const token = await consumer.getAccessToken(fx.itemsRead);
+    expect(token).toEqual({ ...first, source: 'table' });
+    await consumer.flush();
+    expect(fx.calls.commands).toEqual(['GetItemCommand', 'UpdateItemCommand']);
+    const item = await fx.fullItem();
+    expect(Number(item?.lastRequestedAt?.N)).toBe(fx.clock.now());
+    expect(Number(item?.lastRequestedAt?.N)).toBeGreaterThan(minted);
+    // The report touched nothing else: the same token, version and refresh time.
+    expect(item?.accessToken?.S).toBe(first.accessToken);
 
     fx.resetCalls();
-    expect(await fx.consumer().getAccessToken(ITEMS_READ)).toMatchObject({ source: 'table' });
+    fx.clock.advance(MINUTE);
+    expect(await consumer.getAccessToken(fx.itemsRead)).toEqual({ ...first, source: 'memory' });
+    expect(fx.calls.commands).toEqual([]);
+  });
+
+  it('another container finds the use reported and writes nothing', async () => {
+    const holder = fx.consumer();
+    await holder.getAccessToken(fx.itemsRead);
+    fx.clock.advance(CHECK_POINT + SECOND);
+    await holder.getAccessToken(fx.itemsRead);
+    await holder.flush();
+    const reported = (await fx.fullItem())?.lastRequestedAt?.N;
+    fx.resetCalls();
+
+    fx.clock.advance(SECOND);
+    const other = fx.consumer();
+    expect((await other.getAccessToken(fx.itemsRead)).source).toBe('table');
+    await other.flush();
     expect(fx.calls.commands).toEqual(['GetItemCommand']);
+    expect((await fx.fullItem())?.lastRequestedAt?.N).toBe(reported);
+  });
+
+  it('a report the table refuses (a grant from before use reports) is not tried again, and the caller still gets its token', async () => {
+    const dynamodb = new DynamoDBClient({ endpoint: fx.harness.dynamo.endpoint, ...LOCAL });
+    let refused = 0;
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateItemCommand') {
+          refused += 1;
+          throw Object.assign(new Error('not authorized to perform dynamodb:UpdateItem'), {
+            name: 'AccessDeniedException',
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'denyReports' },
+    );
+    const denied = fx.consumer({ dynamodb });
+    try {
+      const first = await denied.getAccessToken(fx.itemsRead);
+      fx.clock.advance(CHECK_POINT + SECOND);
+      expect(await denied.getAccessToken(fx.itemsRead)).toEqual({ ...first, source: 'table' });
+      await denied.flush();
+      expect(refused).toBe(1);
+      // The next token (a minted one, past the old one's minimum validity) reaches its check point too.
+      fx.clock.advance(4 * MINUTE);
+      const next = await denied.getAccessToken(fx.itemsRead);
+      expect(next.accessToken).not.toBe(first.accessToken);
+      fx.clock.advance(CHECK_POINT + SECOND);
+      expect((await denied.getAccessToken(fx.itemsRead)).source).toBe('table');
+      await denied.flush();
+      expect(refused).toBe(1);
+    } finally {
+      dynamodb.destroy();
+    }
   });
 });
 
 describe('forceRefresh', () => {
   it('drops the remembered token and goes through the mint function with forceRefresh', async () => {
     const consumer = fx.consumer();
-    const first = await consumer.getAccessToken(ITEMS_READ);
+    const first = await consumer.getAccessToken(fx.itemsRead);
     fx.resetCalls();
-    const fresh = await consumer.forceRefresh(ITEMS_READ, { rejectedToken: first.accessToken });
+    const fresh = await consumer.forceRefresh(fx.itemsRead, { rejectedToken: first.accessToken });
     expect(fresh.source).toBe('mint');
     expect(fresh.accessToken).not.toBe(first.accessToken);
     expect(fx.calls.commands).toEqual(['InvokeCommand']);
@@ -242,20 +305,20 @@ describe('forceRefresh', () => {
     expect(await fx.fullItem()).toMatchObject({ accessToken: { S: fresh.accessToken } });
 
     fx.resetCalls();
-    expect(await consumer.getAccessToken(ITEMS_READ)).toEqual({ ...fresh, source: 'memory' });
+    expect(await consumer.getAccessToken(fx.itemsRead)).toEqual({ ...fresh, source: 'memory' });
     expect(fx.calls.commands).toEqual([]);
   });
 
   it('shares one re-mint among concurrent callers, and later callers holding the old token get the new one', async () => {
     const consumer = fx.consumer();
-    const first = await consumer.getAccessToken(ITEMS_READ);
+    const first = await consumer.getAccessToken(fx.itemsRead);
     fx.resetCalls();
     const rejectedToken = first.accessToken;
     const fresh = await Promise.all(
-      Array.from({ length: 10 }, () => consumer.forceRefresh(ITEMS_READ, { rejectedToken })),
+      Array.from({ length: 10 }, () => consumer.forceRefresh(fx.itemsRead, { rejectedToken })),
     );
     expect(new Set(fresh.map((token) => token.accessToken)).size).toBe(1);
-    const late = await consumer.forceRefresh(ITEMS_READ, { rejectedToken });
+    const late = await consumer.forceRefresh(fx.itemsRead, { rejectedToken });
     expect(late).toMatchObject({ accessToken: fresh[0]?.accessToken, source: 'memory' });
     expect(fx.calls.invoke).toBe(1);
   });
@@ -283,13 +346,13 @@ describe('forceRefresh', () => {
     );
     try {
       const consumer = fx.consumer({ dynamodb });
-      const lookup = consumer.getAccessToken(ITEMS_READ);
+      const lookup = consumer.getAccessToken(fx.itemsRead);
       await read;
-      const forced = await consumer.forceRefresh(ITEMS_READ, { rejectedToken: stored });
+      const forced = await consumer.forceRefresh(fx.itemsRead, { rejectedToken: stored });
       release();
       expect((await lookup).accessToken).toBe(stored);
       expect(forced.accessToken).not.toBe(stored);
-      expect(await consumer.getAccessToken(ITEMS_READ)).toEqual({ ...forced, source: 'memory' });
+      expect(await consumer.getAccessToken(fx.itemsRead)).toEqual({ ...forced, source: 'memory' });
     } finally {
       dynamodb.destroy();
     }
@@ -302,7 +365,7 @@ describe('the GetItem', () => {
     const full = await fx.fullItem();
     expect(full?.refreshToken?.S).toEqual(expect.any(String)); // the broker stores one
 
-    await fx.consumer().getAccessToken(ITEMS_READ);
+    await fx.consumer().getAccessToken(fx.itemsRead);
     const [read] = fx.calls.getItems;
     const projected = (read?.projection ?? '').split(', ').map((name) => read?.names?.[name]);
     expect(projected).toEqual([...READABLE_ATTRIBUTES]);
@@ -317,12 +380,12 @@ describe('requests', () => {
   it('rejects a malformed request before any network call', async () => {
     const consumer = fx.consumer();
     const bad = [
-      { organizationId: ORG, scopes: ['warehouse.items'] },
+      { organizationId: fx.org, scopes: ['warehouse.items'] },
       { organizationId: 'Not An Id', scopes: ['warehouse.items.r'] },
-      { organizationId: ORG, personId: ORG, scopes: ['warehouse.items.r'] },
-      { scope: `Org/${ORG}.warehouse.items.r`, scopes: ['warehouse.items.r'] },
-      { ...ITEMS_READ, minValiditySeconds: 3601 },
-      { ...ITEMS_READ, client: '' },
+      { organizationId: fx.org, personId: fx.org, scopes: ['warehouse.items.r'] },
+      { scope: `Org/${fx.org}.warehouse.items.r`, scopes: ['warehouse.items.r'] },
+      { ...fx.itemsRead, minValiditySeconds: 3601 },
+      { ...fx.itemsRead, client: '' },
     ] as unknown as AccessTokenRequest[];
     for (const request of bad) {
       await expect(consumer.getAccessToken(request)).rejects.toBeInstanceOf(InvalidRequestError);
@@ -333,7 +396,7 @@ describe('requests', () => {
   it('sends a request for a named client to the mint function with that client', async () => {
     const error = await fx
       .consumer()
-      .getAccessToken({ ...ITEMS_READ, client: 'unknown-app' })
+      .getAccessToken({ ...fx.itemsRead, client: 'unknown-app' })
       .catch((e: unknown) => e);
     // The harness's mint function knows only its default app; the refusal arrives typed.
     expect(error).toBeInstanceOf(InvalidRequestError);
@@ -342,37 +405,37 @@ describe('requests', () => {
 });
 
 describe('memory', () => {
-  const ORDERS = { organizationId: ORG, scopes: ['zaikio.organization.r'] } as const;
-  const WRITE = { organizationId: ORG, scopes: ['warehouse.items.rw'] } as const;
+  const orders = () => ({ organizationId: fx.org, scopes: ['zaikio.organization.r'] });
+  const write = () => ({ organizationId: fx.org, scopes: ['warehouse.items.rw'] });
 
   it('keeps at most maxCachedTokens keys, forgetting the least recently used', async () => {
     const consumer = fx.consumer({ maxCachedTokens: 2 });
-    await consumer.getAccessToken(ITEMS_READ);
-    await consumer.getAccessToken(ORDERS);
-    // A use makes ITEMS_READ the most recent; WRITE then pushes ORDERS out.
-    expect((await consumer.getAccessToken(ITEMS_READ)).source).toBe('memory');
-    await consumer.getAccessToken(WRITE);
+    await consumer.getAccessToken(fx.itemsRead);
+    await consumer.getAccessToken(orders());
+    // A use makes items.r the most recent; write then pushes orders out.
+    expect((await consumer.getAccessToken(fx.itemsRead)).source).toBe('memory');
+    await consumer.getAccessToken(write());
     fx.resetCalls();
-    expect((await consumer.getAccessToken(ITEMS_READ)).source).toBe('memory');
-    expect((await consumer.getAccessToken(WRITE)).source).toBe('memory');
-    expect((await consumer.getAccessToken(ORDERS)).source).toBe('table');
+    expect((await consumer.getAccessToken(fx.itemsRead)).source).toBe('memory');
+    expect((await consumer.getAccessToken(write())).source).toBe('memory');
+    expect((await consumer.getAccessToken(orders())).source).toBe('table');
     expect(fx.calls.commands).toEqual(['GetItemCommand']);
   });
 
   it('drops expired tokens before it forgets a valid one', async () => {
     const consumer = fx.consumer({ maxCachedTokens: 2 });
-    await consumer.getAccessToken(ITEMS_READ); // valid for 10 minutes
+    await consumer.getAccessToken(fx.itemsRead); // valid for 10 minutes
     fx.harness.hub.setTokenLifetime(120);
     try {
-      await consumer.getAccessToken(ORDERS); // more recent, but expired 3 minutes from now
+      await consumer.getAccessToken(orders()); // more recent, but expired 3 minutes from now
       fx.clock.advance(3 * MINUTE);
-      await consumer.getAccessToken(WRITE);
+      await consumer.getAccessToken(write());
     } finally {
       fx.harness.hub.setTokenLifetime(600);
     }
-    // Least recently used would have forgotten ITEMS_READ; the expired ORDERS went instead.
+    // Least recently used would have forgotten items.r; the expired orders went instead.
     fx.resetCalls();
-    expect((await consumer.getAccessToken(ITEMS_READ)).source).toBe('memory');
+    expect((await consumer.getAccessToken(fx.itemsRead)).source).toBe('memory');
     expect(fx.calls.commands).toEqual([]);
   });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useCheckAt } from '../../functions/core/lifecycle/serve.js';
 import { freePort } from '../support/child-process.js';
 
 const ORG = 'b1475f65-236c-58b8-96e1-e1778b43beb7';
@@ -119,7 +120,15 @@ describe('npm start (local runtime) end to end', () => {
       expect(minted.body).toMatchObject({ tokenType: 'Bearer', bearer: { type: 'Organization', id: ORG } });
       expect(await storedToken()).toBe(minted.body.accessToken);
 
-      // No one asks again: the scheduled sweep and worker replace the token before it expires.
+      // Asked again past its check point (half its life), the token is in use: the scheduled sweep
+      // and worker replace it before it expires.
+      const checkAt = useCheckAt({
+        issuedAt: Date.parse(minted.body.issuedAt),
+        expiresAt: Date.parse(minted.body.expiresAt),
+      });
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, checkAt - Date.now() + 100)));
+      const again = await invoke({ scope: SCOPE });
+      expect(again.body.accessToken).toBe(minted.body.accessToken);
       await waitFor(
         async () => (await storedToken()) !== minted.body.accessToken,
         20_000,

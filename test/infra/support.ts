@@ -94,6 +94,16 @@ function conditionHolds(operator: string, key: string, expected: unknown, reques
       return values.every((value) => wanted.includes(value));
     case 'ForAnyValue:StringEquals':
       return values.some((value) => wanted.includes(value));
+    case 'StringNotEquals':
+      // IAM: a negated operator holds when the key is absent.
+      return actual === undefined || (typeof actual === 'string' && !wanted.includes(actual));
+    case 'ForAnyValue:StringNotEquals':
+      return values.some((value) => !wanted.includes(value));
+    case 'ArnNotEquals': {
+      // ARNs in a template are often tokens ({ 'Fn::GetAtt': … }): the request names them as JSON.
+      const arns = list(expected as unknown).map((arn) => JSON.stringify(arn));
+      return actual === undefined || (typeof actual === 'string' && !arns.includes(actual));
+    }
     default:
       throw new Error(`the test's IAM evaluator does not know the operator ${operator}`);
   }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../functions/core/broker.js';
 import type { BrokerError } from '../../functions/core/errors.js';
 import { CLIENT_REFUSAL_HOLD_MS } from '../../functions/core/lifecycle/lease.js';
+import { refreshPacingMs } from '../../functions/core/lifecycle/refresh.js';
 import { createLogger } from '../../functions/core/logger.js';
 import { Refresher } from '../../functions/core/refresh/refresher.js';
 import { type ScopeSet, scopeSet } from '../../functions/core/scopes.js';
@@ -24,6 +25,7 @@ import { createSweepHandler } from '../../functions/sweep/handler.js';
 import { CLIENT_ID, CLIENT_SECRET, type Harness, SECRET_ID, startHarness } from '../support/harness.js';
 import { captureOutput, silentLogger } from '../support/logs.js';
 import { createTestQueue, refreshQueue } from '../support/queue.js';
+import { VirtualTime } from '../support/virtual-time.js';
 
 const SECOND = 1000;
 /** The mint function is invoked through a consumer's alias; this grant lets that consumer ask for anything. */
@@ -118,6 +120,7 @@ describe('hardening: every fault ends in a working token or an honest, bounded e
         grant: 'client_credentials',
       });
       now += 500 * SECOND;
+      await harness.reportUse([key], now);
       const refresher = createRefresher(broker);
       const { outcome, error } = await refresher.refresh(key);
       expect(outcome).toBe('revoked');
@@ -184,31 +187,36 @@ describe('hardening: every fault ends in a working token or an honest, bounded e
   });
 
   it('pacing never makes a key time out unsent: a low rate limit refreshes every key of a message', async () => {
-    // Concurrent waits must overlap as they do in Lambda, so this test's clock runs 10 times faster
-    // than real time instead of jumping by each sleep in turn.
-    // (10, not more: a slow machine's real milliseconds must stay well inside the scaled Hub deadline.)
-    const SCALE = 10;
-    const realStart = performance.now();
-    let base = now;
-    const clock = () => {
-      now = Math.max(now, base + (performance.now() - realStart) * SCALE);
-      return now;
-    };
-    // 0.8 requests a second for two workers: one request every 2.5 s per worker.
-    const slow = harness.broker({
-      clock,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms / SCALE)),
-      hub: { backoffBaseMs: 1 },
-      config: { ...harness.config, settings: resolveSettings({ hubRequestsPerSecond: 0.8 }) },
+    // Concurrent waits must overlap as they do in Lambda: on virtual time, sleeps wake in order and
+    // requests take no time, where a clock moved by each sleep in turn would add the waits up.
+    const time = new VirtualTime(now, (virtualNow) => {
+      now = virtualNow;
     });
-    const minted = Array.from({ length: 10 }, grantedKey);
-    for (const { scopes } of minted) await slow.service.getToken({ scopes });
+    const dynamodb = time.trackClient(harness.dynamo.client());
+    const dispatcher = time.hubDispatcher(harness.hub.url);
+    // 0.8 requests a second for two workers: one request every 2.5 s per worker.
+    const settings = resolveSettings({ hubRequestsPerSecond: 0.8 });
+    const slow = harness.broker({
+      clock: time.clock,
+      sleep: time.sleep,
+      dynamodb,
+      hub: { backoffBaseMs: 1, dispatcher },
+      config: { ...harness.config, settings },
+    });
     const queue = createTestQueue();
     try {
+      const minted = Array.from({ length: 10 }, grantedKey);
+      for (const { scopes } of minted) await slow.service.getToken({ scopes });
       const sweep = createSweepHandler(() => ({ broker: slow, queue: refreshQueue(queue) }), silentLogger());
       const dependencies = { broker: slow, refresher: createRefresher(slow) };
       const refresh = createRefreshHandler(() => dependencies, silentLogger());
-      base += 500 * SECOND;
+      time.advance(500 * SECOND);
+      // In use past their check point: due, and to be refreshed rather than retired.
+      await harness.reportUse(
+        minted.map(({ key }) => key),
+        now,
+      );
+      harness.hub.resetCounts();
       // Keys of earlier tests are due as well: at least this test's ten go out.
       expect((await sweep({}, { getRemainingTimeInMillis: () => 60_000 })).enqueued).toBeGreaterThanOrEqual(
         10,
@@ -216,13 +224,20 @@ describe('hardening: every fault ends in a working token or an honest, bounded e
       for (let event = queue.takeEvent(1); event !== undefined; event = queue.takeEvent(1)) {
         expect((await refresh(event)).batchItemFailures).toEqual([]);
       }
+      for (const { key } of minted) {
+        const record = await slow.store.get(key, { consistent: true });
+        expect(record?.lastError?.code, record?.lastError?.message).toBeUndefined();
+        expect(record?.status).toBe('active');
+      }
+      // The waits were real ones on the fake clock: the Hub saw the requests one pacing slot apart.
+      const arrivals = harness.hub.requests.map((request) => request.at);
+      expect(arrivals.length).toBeGreaterThanOrEqual(10);
+      const gaps = arrivals.slice(1).map((at, index) => at - (arrivals[index] ?? at));
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(refreshPacingMs(settings));
     } finally {
       queue.restore();
-    }
-    for (const { key } of minted) {
-      const record = await slow.store.get(key, { consistent: true });
-      expect(record?.lastError?.code, record?.lastError?.message).toBeUndefined();
-      expect(record?.status).toBe('active');
+      dynamodb.destroy();
+      await dispatcher.close();
     }
   });
 
@@ -310,6 +325,10 @@ describe('hardening: every fault ends in a working token or an honest, bounded e
         const dependencies = { broker: worker, refresher: createRefresher(worker) };
         const refresh = createRefreshHandler(() => dependencies, silentLogger());
         now += 500 * SECOND;
+        await harness.reportUse(
+          keys.map(({ key }) => key),
+          now,
+        );
         await sweep({}, { getRemainingTimeInMillis: () => 60_000 });
         for (let event = queue.takeEvent(); event !== undefined; event = queue.takeEvent())
           await refresh(event);
@@ -328,50 +347,61 @@ describe('hardening: every fault ends in a working token or an honest, bounded e
     }
   });
 
-  it('idle retirement never retires a key just used', async () => {
-    const settings = { usageRecordIntervalMs: 60 * SECOND, idleAfterMs: 300 * SECOND };
-    const worker = newBroker(settings);
-    const consumerSide = newBroker(settings);
-    const { scopes, key } = grantedKey();
-    await worker.service.getToken({ scopes });
+  it('retiring an unused key never retires one just used, under the lease or on the read', async () => {
+    const worker = newBroker();
+    const consumerSide = newBroker();
+    const minted = [grantedKey(), grantedKey()];
+    for (const { scopes } of minted) await worker.service.getToken({ scopes });
+    // Past the tokens' check point and refresh time, no use recorded: both are to be retired.
     now += 500 * SECOND;
-    // A consumer is served the still-valid token right after the worker read the key as idle.
     const store = worker.store;
-    const racing: TokenRepository = {
-      get: (k, o) => store.get(k, o),
+    // A consumer is served the still-valid token right after the worker read the key as unused.
+    let raced = false;
+    const useRightAfter = async (scopes: ScopeSet) => {
+      if (raced) return;
+      raced = true;
+      await consumerSide.service.getToken({ scopes });
+    };
+    const racing = (scopes: ScopeSet): TokenRepository => ({
+      get: async (k, o) => {
+        const record = await store.get(k, o);
+        await useRightAfter(scopes);
+        return record;
+      },
       acquireLease: async (k, terms, target) => {
         const lease = await store.acquireLease(k, terms, target);
-        await consumerSide.service.getToken({ scopes });
+        await useRightAfter(scopes);
         return lease;
       },
       saveToken: (lease, write) => store.saveToken(lease, write),
       recordFailure: (lease, failure) => store.recordFailure(lease, failure),
       releaseLease: (lease) => store.releaseLease(lease),
-      retire: (lease, options) => store.retire(lease, options),
+      retire: (claim, options) => store.retire(claim, options),
       recordUse: (k, use) => store.recordUse(k, use),
-    };
-    const refresher = new Refresher({
-      store: racing,
-      fetcher: worker.fetcher,
-      settings: worker.config.settings,
-      clock: () => now,
     });
-    expect((await refresher.refresh(key)).outcome).toBe('refreshed');
-    const record = await store.get(key, { consistent: true });
-    expect(record?.dueAt).toBeGreaterThan(now);
-    expect(record?.lastRequestedAt).toBe(now);
-    // Without a use since, the idle key is retired as before.
+    const refresherOver = (repository: TokenRepository) =>
+      new Refresher({
+        store: repository,
+        fetcher: worker.fetcher,
+        settings: worker.config.settings,
+        clock: () => now,
+      });
+    // Under the lease (a message without its sweep's time), then on the read (with it).
+    for (const [index, options] of [{}, { sweptAt: now }].entries()) {
+      const { key, scopes } = minted[index] as (typeof minted)[number];
+      raced = false;
+      expect((await refresherOver(racing(scopes)).refresh(key, options)).outcome).toBe('refreshed');
+      const record = await store.get(key, { consistent: true });
+      expect(record?.dueAt).toBeGreaterThan(now);
+      expect(record?.lastRequestedAt).toBe(now);
+    }
+    // Without a use since, an unused key is retired: one conditional write, no Hub request.
     now += 500 * SECOND;
-    expect(
-      (
-        await new Refresher({
-          store,
-          fetcher: worker.fetcher,
-          settings: worker.config.settings,
-          clock: () => now,
-        }).refresh(key)
-      ).outcome,
-    ).toBe('retired');
+    const counted = harness.hub.count();
+    const { key } = minted[0] as (typeof minted)[number];
+    expect((await refresherOver(store).refresh(key, { sweptAt: now })).outcome).toBe('retired');
+    expect(harness.hub.count()).toBe(counted);
+    expect((await store.get(key, { consistent: true }))?.dueAt).toBeUndefined();
   });
 
   describe('only documented error types cross the mint contract', () => {

@@ -25,6 +25,7 @@ describe('writes per scheduled refresh', () => {
   let queue: TestQueue;
   let now: number;
   let broker: Broker;
+  let mintedKeys: TokenKey[] = [];
   const clock = () => now;
   const sleep = async (ms: number) => {
     now += ms;
@@ -45,6 +46,7 @@ describe('writes per scheduled refresh', () => {
     queue?.restore();
     queue = createTestQueue();
     broker = harness.broker({ clock, sleep, hub: { backoffBaseMs: 1 } });
+    mintedKeys = [];
   });
 
   async function mintKeys(
@@ -58,7 +60,14 @@ describe('writes per scheduled refresh', () => {
       return { key: tokenKey('default', scopes), scopes };
     });
     await Promise.all(minted.map(({ scopes }) => broker.service.getToken({ scopes })));
+    mintedKeys.push(...minted.map(({ key }) => key));
     return minted;
+  }
+
+  /** Moves the clock past the minted keys' refresh time, each used past its check point on the way. */
+  async function dueAndInUse(): Promise<void> {
+    now += 500_000;
+    await harness.reportUse(mintedKeys, now);
   }
 
   /** A worker container whose DynamoDB requests are counted. */
@@ -86,7 +95,7 @@ describe('writes per scheduled refresh', () => {
     async (size) => {
       const keys = 20;
       await mintKeys(keys, size.scopes);
-      now += 500_000;
+      await dueAndInUse();
       harness.hub.resetCounts();
       const sweep = createSweepHandler(() => ({ broker, queue: refreshQueue(queue) }), silentLogger());
       expect((await sweep({}, { getRemainingTimeInMillis: () => 60_000 })).enqueued).toBe(keys);
@@ -108,7 +117,7 @@ describe('writes per scheduled refresh', () => {
   it('takes the lease when the sweep ran so late after its scheduled time that the exchange may meet the next one', async () => {
     const keys = 5;
     await mintKeys(keys);
-    now += 500_000;
+    await dueAndInUse();
     const sweep = createSweepHandler(() => ({ broker, queue: refreshQueue(queue) }), silentLogger());
     // Scheduled 50 s ago: the next sweep is 10 s away, less than a Hub deadline.
     const late = { scheduledTime: new Date(now - 50_000).toISOString() };
@@ -124,7 +133,7 @@ describe('writes per scheduled refresh', () => {
   it.each(SIZES)('a refresh under a lease of an item $item costs $lease write units', async (size) => {
     const keys = 20;
     const minted = await mintKeys(keys, size.scopes);
-    now += 500_000;
+    await dueAndInUse();
     harness.hub.resetCounts();
     const { counter, refresh } = countedWorker();
     // Without the sweep's time the worker takes each lease, as every refresh did before.
@@ -140,7 +149,7 @@ describe('writes per scheduled refresh', () => {
     const [minted] = await mintKeys(1);
     if (minted === undefined) throw new Error('nothing minted');
     const { key } = minted;
-    now += 500_000;
+    await dueAndInUse();
     const sweptAt = now;
     // The late worker reads the key, gets its token from the Hub, then stalls before writing.
     let fetched!: () => void;
@@ -183,7 +192,7 @@ describe('writes per scheduled refresh', () => {
     const [minted] = await mintKeys(1);
     if (minted === undefined) throw new Error('nothing minted');
     const { key, scopes } = minted;
-    now += 500_000;
+    await dueAndInUse();
     const { settings } = harness.config;
     const record = await broker.store.get(key, { consistent: true });
     if (record?.dueAt === undefined) throw new Error('the key should be due');
@@ -223,7 +232,7 @@ describe('writes per scheduled refresh', () => {
   it('a key twice in one batch, each copy with its sweep time, is refreshed once', async () => {
     const [minted] = await mintKeys(1);
     if (minted === undefined) throw new Error('nothing minted');
-    now += 500_000;
+    await dueAndInUse();
     harness.hub.resetCounts();
     const body = encodeRefreshMessage([minted.key], now);
     const { refresh } = countedWorker();

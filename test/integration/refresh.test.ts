@@ -96,6 +96,10 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     const before = await readAll(minted.map(({ key }) => key));
     harness.hub.resetCounts();
     now += 500_000;
+    await harness.reportUse(
+      minted.map(({ key }) => key),
+      now,
+    );
 
     const result = await sweep({}, { getRemainingTimeInMillis: () => 60_000 });
     expect(result).toMatchObject({ due: 1000, enqueued: 1000, backlog: false });
@@ -120,6 +124,7 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     harness.hub.resetCounts();
     harness.hub.inject({ fault: { kind: 'invalidGrant' }, times: 1 });
     now += 500_000;
+    await harness.reportUse([key], now);
     await tick();
     expect(harness.hub.count({ grantType: 'refresh_token' })).toBe(1);
     expect(harness.hub.count({ grantType: 'client_credentials', status: 200 })).toBe(1);
@@ -130,6 +135,7 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     const { key, scopes } = await mintOne();
     harness.hub.revoke(key.pk);
     now += 500_000;
+    await harness.reportUse([key], now);
     await tick();
     const record = await broker.store.get(key, { consistent: true });
     expect(record).toMatchObject({ status: 'revoked', lastError: { errorType: 'ScopeNotGrantedError' } });
@@ -150,6 +156,7 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     const good = await broker.store.get(key, { consistent: true });
     harness.hub.inject({ fault: { kind: 'status', status: 503 } });
     now += 500_000;
+    await harness.reportUse([key], now);
     await tick();
     let record = await broker.store.get(key, { consistent: true });
     expect(record?.status).toBe('failing');
@@ -180,6 +187,7 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     // 300reqs/60s: a reset 50 s ahead is honoured as sent.
     harness.hub.inject({ fault: { kind: 'rateLimited', resetInSeconds: 50 } });
     now += 500_000;
+    await harness.reportUse([key], now);
     await tick();
     const record = await broker.store.get(key, { consistent: true });
     expect(record?.status).toBe('failing');
@@ -189,6 +197,7 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
   it('shrugs off duplicate and out-of-order deliveries', async () => {
     const { key } = await mintOne();
     now += 500_000;
+    await harness.reportUse([key], now);
     const body = encodeRefreshMessage([key]);
     harness.hub.resetCounts();
     const first = await refresh({ Records: [sqsRecord(body), sqsRecord(body)] });
@@ -199,6 +208,27 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     await refresh({ Records: [sqsRecord(body)] });
     expect(harness.hub.count()).toBe(1);
     expect((await broker.store.get(key, { consistent: true }))?.version).toBe(afterFirst?.version);
+  });
+
+  it('leaves a token nobody used since its check point to expire, and mints on the next request', async () => {
+    const [unused, used] = await mintKeys(2);
+    if (unused === undefined || used === undefined) throw new Error('nothing minted');
+    now += 500_000;
+    await harness.reportUse([used.key], now);
+    harness.hub.resetCounts();
+    await tick();
+    // One Hub request: the used key's refresh. The unused key left the due index, token kept.
+    expect(harness.hub.count()).toBe(1);
+    const kept = await broker.store.get(unused.key, { consistent: true });
+    expect(kept?.dueAt).toBeUndefined();
+    expect(kept?.token).toBeDefined();
+    expect((await broker.store.get(used.key, { consistent: true }))?.dueAt).toBeGreaterThan(now);
+    // Still servable until it runs out; then its next user mints, once.
+    expect((await broker.service.getToken({ scopes: unused.scopes })).outcome).toBe('stored');
+    now += 100_000;
+    expect((await broker.service.getToken({ scopes: unused.scopes })).outcome).toBe('minted');
+    expect(harness.hub.count()).toBe(2);
+    expect((await broker.store.get(unused.key, { consistent: true }))?.dueAt).toBeGreaterThan(now);
   });
 
   it('stops refreshing a key nobody asked for in idleAfter', async () => {

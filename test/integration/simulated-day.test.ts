@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../bench/support/random.js';
+import { createTokenClient } from '../../functions/consumer/index.js';
 import { scopeSet } from '../../functions/core/scopes.js';
+import { tokenKey } from '../../functions/core/store/key.js';
 import { createRefresher, createRefreshHandler } from '../../functions/refresh/handler.js';
 import { createSweepHandler } from '../../functions/sweep/handler.js';
 import { overdueThresholdSeconds } from '../../infra/observability.js';
@@ -11,6 +14,8 @@ import { silentLogger } from '../support/logs.js';
 import { createTestQueue, refreshQueue } from '../support/queue.js';
 
 const KEYS = 100;
+/** Keys a consumer uses every minute all day; the others are asked for once, at the start. */
+const USED_KEYS = 80;
 const LIFETIME_S = 600;
 const TICK_MS = 60_000;
 const DAY_MS = Number(process.env.SIMULATED_HOURS ?? 24) * 3600_000;
@@ -31,7 +36,7 @@ describe('a simulated day of scheduled refresh', () => {
   });
   afterAll(async () => harness.stop());
 
-  it('keeps every key valid all day while the Hub fails 5% of requests and refuses a run of refresh grants, near the minimum request count', async () => {
+  it('keeps every key in use valid all day while the Hub fails 5% of requests and refuses a run of refresh grants, near the minimum request count, and lets the others expire', async () => {
     const queue = createTestQueue();
     const broker = harness.broker({
       clock: () => now,
@@ -45,15 +50,30 @@ describe('a simulated day of scheduled refresh', () => {
     const sweep = createSweepHandler(() => ({ broker, queue: refreshQueue(queue) }), silentLogger());
     const refresh = createRefreshHandler(() => dependencies, silentLogger());
 
+    const SCOPES = ['warehouse.items.r', 'zaikio.organization.r'];
+    const used: string[] = [];
+    const usedPks = new Set<string>();
     for (let i = 0; i < KEYS; i++) {
       const org = randomUUID();
-      harness.hub.grant({ bearer: `Org/${org}`, scopes: ['warehouse.items.r', 'zaikio.organization.r'] });
-      const scopes = scopeSet({ type: 'Organization', id: org }, [
-        'warehouse.items.r',
-        'zaikio.organization.r',
-      ]);
+      harness.hub.grant({ bearer: `Org/${org}`, scopes: SCOPES });
+      const scopes = scopeSet({ type: 'Organization', id: org }, SCOPES);
       await broker.service.getToken({ scopes });
+      if (i < USED_KEYS) {
+        used.push(org);
+        usedPks.add(tokenKey('default', scopes).pk);
+      }
     }
+    // The consumers: the real client, reading the table and reporting use. A mint function that
+    // cannot be reached: a key in use that ever needs a mint fails the test.
+    const consumerTable = harness.dynamo.client();
+    const lambda = new LambdaClient({ region: 'local', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 });
+    const consumers = createTokenClient({
+      tableName: harness.config.tableName,
+      mintFunctionName: 'unreachable',
+      dynamodb: consumerTable,
+      lambda,
+      clock: () => now,
+    });
     harness.hub.resetCounts();
     harness.hub.inject({ fault: { kind: 'status', status: 503 }, probability: 0.05 });
 
@@ -89,6 +109,10 @@ describe('a simulated day of scheduled refresh', () => {
       for (let event = queue.takeEvent(); event !== undefined; event = queue.takeEvent()) {
         expect((await refresh(event)).batchItemFailures).toEqual([]);
       }
+      for (const organizationId of used) {
+        const token = await consumers.getAccessToken({ organizationId, scopes: SCOPES });
+        expect(token.source).not.toBe('mint');
+      }
       // Only items under the line come back, so checking every key each tick stays cheap.
       const line = now + settings.minValiditySeconds * 1000;
       const { Items = [], ScannedCount } = await dynamodb.send(
@@ -96,16 +120,20 @@ describe('a simulated day of scheduled refresh', () => {
           TableName: harness.config.tableName,
           FilterExpression: 'expiresAt < :line',
           ExpressionAttributeValues: { ':line': { N: String(line) } },
-          ProjectionExpression: 'expiresAt',
+          ProjectionExpression: 'pk, expiresAt',
         }),
       );
       expect(ScannedCount).toBe(KEYS);
       for (const item of Items) {
+        if (!usedPks.has(String(item.pk?.S))) continue;
         if (Number(item.expiresAt?.N) <= now) expired += 1;
         else underMinValidity += 1;
       }
     }
     dynamodb.destroy();
+    await consumers.flush();
+    consumerTable.destroy();
+    lambda.destroy();
     queue.restore();
 
     expect({ expired, underMinValidity }).toEqual({ expired: 0, underMinValidity: 0 });
@@ -115,7 +143,8 @@ describe('a simulated day of scheduled refresh', () => {
     // lifetime minus window. Jitter, scheduling and failed requests (they count) are our overhead.
     const window = Math.max(settings.refreshAheadMs, settings.refreshLifetimeFraction * LIFETIME_S * 1000);
     const idealInterval = LIFETIME_S * 1000 - window;
-    const minimum = KEYS * (DAY_MS / idealInterval);
+    // Only the keys in use: the others were left to expire at their first refresh time, unrefreshed.
+    const minimum = USED_KEYS * (DAY_MS / idealInterval);
     const requests = harness.hub.count();
     expect(harness.hub.count({ status: 503 })).toBeGreaterThan(0.03 * requests);
     // Every refused refresh grant was followed by client credentials in the same exchange.

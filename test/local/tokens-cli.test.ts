@@ -22,6 +22,7 @@ const CLIENT_ID = 'cli-test-client';
 const CLIENT_SECRET = 'cli-test-client-secret-7d41a9';
 const LOCAL = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 const USAGE = 'usage: npm run tokens --';
+const LEASE_MS = 2_500;
 
 const port = (url: string) => new URL(url).port;
 
@@ -91,18 +92,24 @@ describe('the operator CLI on the local runtime', () => {
       realHub: { hub: hub.url, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
       hubConfig: { apps: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }], grants: [] },
       settings: {
-        scheduleIntervalMs: 1_000,
+        // Sweeps (and so redeliveries of a failed message) twice a second: the dead-letter test waits
+        // for three receives, each a visibility timeout after the last, then for the next sweep.
+        scheduleIntervalMs: 500,
         refreshAheadMs: 2_000,
         refreshJitterMs: 0,
         minValiditySeconds: 1,
         failureBackoffBaseMs: 1_000,
         failureBackoffMaxMs: 2_000,
         // A worker that crashed on a key holds its lease this long; the message comes back after it.
+        // The least the settings allow with this Hub deadline (the deadline and 2 s to write).
         hubDeadlineMs: 500,
-        leaseDurationMs: 2_500,
+        leaseDurationMs: LEASE_MS,
+        // A pacing slot every 100 ms: a key that waits for its slot still has time left of its 500 ms
+        // Hub deadline (at 4 requests a second the second key of a message never has).
+        hubRequestsPerSecond: 20,
       },
       // Longer than the lease, so a redelivered message finds the key free and fails again.
-      refreshVisibilityTimeoutMs: 4_000,
+      refreshVisibilityTimeoutMs: LEASE_MS + 500,
       logger: createReadableLogger((line) => logs.push(line)),
     });
     env = { DYNAMODB_PORT: port(runtime.dynamodbEndpoint), LAMBDA_PORT: port(runtime.lambdaEndpoint) };
@@ -263,12 +270,20 @@ describe('the operator CLI on the local runtime', () => {
   });
 
   it('status: a failing key needs attention (exit code 1) until it recovers', async () => {
-    // The Hub fails every request for one organization: its scheduled refresh fails and is recorded.
+    // The Hub fails every request for one organization. Its token, unused since the start, has
+    // expired by now: the next caller's mint fails and is recorded, and the worker retries it.
     hub.inject({
       fault: { kind: 'status', status: 503 },
       match: (request) => request.scope?.includes(OTHER) === true,
     });
     try {
+      const asked = await lambda.send(
+        new InvokeCommand({
+          FunctionName: 'mint:orders',
+          Payload: JSON.stringify({ organizationId: OTHER, scopes: ['warehouse.items.r'] }),
+        }),
+      );
+      expect(asked.FunctionError).toBe('Unhandled');
       await waitFor('a failing key', async () => {
         const failing = JSON.parse((await cli('list', '--json', '--status', 'failing')).stdout);
         return failing.length === 1;

@@ -17,7 +17,7 @@ import zaikio_token_client as ztc
 
 ORG = sys.argv[1]
 PERSON = sys.argv[2]
-calls = {"GetItem": 0, "Invoke": 0, "other": 0}
+calls = {"GetItem": 0, "UpdateItem": 0, "Invoke": 0, "other": 0}
 
 
 def count(event_name, **_):
@@ -113,6 +113,17 @@ step(
     lambda: make_client(mint_function_name="no-such-function").get_access_token(
         organization_id=ORG, scopes=["zaikio.organization.r"]
     ),
+)
+
+# Past the token's check point (half its life: ~5 of its 10 minutes), as the clock would be later:
+# the first call reads the item again and reports the use, the next is memory, and another client
+# finds the use reported and writes nothing.
+later = make_client(clock=lambda: time.time() + 330)
+step("organization past its check point", lambda: later.get_access_token(**items_read))
+step("organization past its check point again", lambda: later.get_access_token(**items_read))
+step(
+    "organization past its check point, another client",
+    lambda: make_client(clock=lambda: time.time() + 331).get_access_token(**items_read),
 )
 
 tokens.clear_memory()

@@ -64,7 +64,7 @@ interface Step {
   readonly validForSeconds?: number;
   readonly repr?: string;
   readonly micros: number;
-  readonly calls: { GetItem: number; Invoke: number; other: number };
+  readonly calls: { GetItem: number; UpdateItem: number; Invoke: number; other: number };
   readonly error?: {
     readonly class: string;
     readonly isBrokerError: boolean;
@@ -197,7 +197,10 @@ describe.skipIf(choice.skip !== undefined)('the Python consumer module against t
     expect(personToken).toBeDefined();
 
     const first = at('organization first');
-    expect(first).toMatchObject({ source: 'mint', calls: { GetItem: 1, Invoke: 1, other: 0 } });
+    expect(first).toMatchObject({
+      source: 'mint',
+      calls: { GetItem: 1, UpdateItem: 0, Invoke: 1, other: 0 },
+    });
     expect(first.scopes).toEqual(['warehouse.items.r']);
     expect(first.validForSeconds).toBeGreaterThan(500);
     // The token stays out of repr(), so logging the object does not log the token.
@@ -207,17 +210,36 @@ describe.skipIf(choice.skip !== undefined)('the Python consumer module against t
 
     // Served from memory: no request sent at all (the time is reported, not asserted).
     const again = at('organization again');
-    expect(again).toMatchObject({ source: 'memory', calls: { GetItem: 0, Invoke: 0, other: 0 } });
+    expect(again).toMatchObject({
+      source: 'memory',
+      calls: { GetItem: 0, UpdateItem: 0, Invoke: 0, other: 0 },
+    });
     console.info(
       `Python memory hit: ${again.micros} µs; table read: ${at('organization after memory reset').micros} µs`,
     );
     expect(at('organization scope string')).toMatchObject({ source: 'memory', digest: first.digest });
     expect(at('organization after memory reset')).toMatchObject({
       source: 'table',
-      calls: { GetItem: 1, Invoke: 0, other: 0 },
+      calls: { GetItem: 1, UpdateItem: 0, Invoke: 0, other: 0 },
       digest: first.digest,
     });
     expect(at('organization from a new client')).toMatchObject({ source: 'table', digest: first.digest });
+
+    // The use report (rule 4 of docs/consumers.md): once per token, whoever reports it.
+    expect(at('organization past its check point')).toMatchObject({
+      source: 'table',
+      calls: { GetItem: 1, UpdateItem: 1, Invoke: 0, other: 0 },
+      digest: first.digest,
+    });
+    expect(at('organization past its check point again')).toMatchObject({
+      source: 'memory',
+      calls: { GetItem: 0, UpdateItem: 0, Invoke: 0, other: 0 },
+    });
+    expect(at('organization past its check point, another client')).toMatchObject({
+      source: 'table',
+      calls: { GetItem: 1, UpdateItem: 0, Invoke: 0, other: 0 },
+    });
+    // (Another client writing nothing shows the first report landed: it read a use past the check point.)
 
     expect(at('person first')).toMatchObject({ source: 'mint', scopes: ['zaikio.person.r'] });
     expect(at('person after memory reset')).toMatchObject({

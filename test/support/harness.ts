@@ -6,9 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { readToken, reportUse } from '../../functions/consumer/item.js';
 import { type Broker, type BrokerDependencies, createBroker } from '../../functions/core/broker.js';
 import type { BrokerConfig } from '../../functions/core/config.js';
 import { type BrokerSettings, resolveSettings } from '../../functions/core/settings.js';
+import type { TokenKey } from '../../functions/core/store/key.js';
 import { type LocalDynamoDB, startLocalDynamoDB } from '../../local/dynamodb.js';
 import { HubSimulator, type HubSimulatorOptions } from '../../local/hub-simulator/index.js';
 
@@ -39,6 +41,12 @@ export interface Harness {
   secretReads(): number;
   /** `config` replaces the harness's configuration, e.g. to change a setting for one broker. */
   broker(deps?: BrokerDependencies & { readonly config?: BrokerConfig }): Broker;
+  /**
+   * Reports a use of each key's stored token at `now`, with the consumer client's own read and
+   * report (functions/consumer/item.ts), as a consumer past the token's check point does. A key
+   * whose use is already recorded since is left as it is.
+   */
+  reportUse(keys: readonly TokenKey[], now: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +76,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   };
   const brokers: Broker[] = [];
+  const reporter = dynamo.client();
   return {
     dynamo,
     hub,
@@ -87,7 +96,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       brokers.push(broker);
       return broker;
     },
+    async reportUse(keys, now) {
+      const report = async (key: TokenKey) => {
+        const item = await readToken(reporter, tableName, key);
+        if (item?.token === undefined) return;
+        await reportUse(reporter, tableName, key, item.token, now).catch((error: Error) => {
+          if (error.name !== 'ConditionalCheckFailedException') throw error;
+        });
+      };
+      // 50 at a time, as a client with a bounded socket pool would.
+      for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map(report));
+    },
     async stop() {
+      reporter.destroy();
       await Promise.all(brokers.map((broker) => broker.hub.close()));
       secrets.restore();
       await hub.stop();

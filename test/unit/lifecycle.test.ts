@@ -15,8 +15,9 @@ import {
   failureWrite,
   hubDeadline,
   isIdle,
+  isInDemand,
   isServable,
-  isUseStale,
+  isUseNews,
   LEASE_POLL_FIRST_MS,
   LEASE_POLL_MAX_MS,
   LEASE_POLL_STEP_MS,
@@ -42,6 +43,7 @@ import {
   startMintAttempt,
   tokenWrite,
   trustedRefreshToken,
+  useCheckAt,
   useWrite,
 } from '../../functions/core/lifecycle/index.js';
 import { type BrokerSettings, DEFAULT_SETTINGS } from '../../functions/core/settings.js';
@@ -221,10 +223,21 @@ describe('serving', () => {
     );
   });
 
-  it('use is stale once a full interval has passed, or when never recorded', () => {
-    expect(isUseStale(undefined, NOW, 3600 * SECOND)).toBe(true);
-    expect(isUseStale(NOW - 3600 * SECOND, NOW, 3600 * SECOND)).toBe(true);
-    expect(isUseStale(NOW - 3600 * SECOND + 1, NOW, 3600 * SECOND)).toBe(false);
+  it('a token’s check point is half way through its life', () => {
+    expect(useCheckAt({ issuedAt: NOW, expiresAt: NOW + 600 * SECOND })).toBe(NOW + 300 * SECOND);
+    expect(useCheckAt({ issuedAt: NOW, expiresAt: NOW + 3 })).toBe(NOW + 1);
+    // A token the Hub dated backwards has its check point at issue.
+    expect(useCheckAt({ issuedAt: NOW, expiresAt: NOW - 5 })).toBe(NOW);
+  });
+
+  it('a use is news past the check point, when none is recorded since', () => {
+    const token = { issuedAt: NOW - 300 * SECOND, expiresAt: NOW + 300 * SECOND };
+    expect(isUseNews(undefined, token, NOW - 1)).toBe(false);
+    expect(isUseNews(undefined, token, NOW)).toBe(true);
+    expect(isUseNews(NOW - 1, token, NOW + SECOND)).toBe(true);
+    expect(isUseNews(NOW, token, NOW + SECOND)).toBe(false);
+    // The use that minted the token is no news at its check point.
+    expect(isUseNews(token.issuedAt, token, NOW)).toBe(true);
   });
 });
 
@@ -474,23 +487,26 @@ describe('writes', () => {
       },
       refreshToken: { value: 'refresh', trustedUntil: NOW + REFRESH_TOKEN_TRUST_MS },
       dueAt: refreshDueAt(hubToken, D, () => 0),
-      use: useWrite(NOW + 5, D),
+      use: { at: NOW + 5, purgeAt: purgeAt(NOW + 5, D) },
     });
   });
 
-  it('a refresh records no use, and a token without a refresh token stores none', () => {
+  it('a refresh records no use but keeps the item from the last use read, and a token without a refresh token stores none', () => {
     const { refreshToken: _, ...withoutRefresh } = hubToken;
-    const write = tokenWrite(withoutRefresh, NOW, D, () => 0.5, { requested: false });
+    const write = tokenWrite(withoutRefresh, NOW, D, () => 0.5, { requested: false, lastUsedAt: NOW - 9 });
     expect(write.refreshToken).toBeUndefined();
     expect(write.use).toBeUndefined();
+    expect(write.purgeAt).toBe(purgeAt(NOW - 9, D));
     expect(write.dueAt).toBe(refreshDueAt(hubToken, D, () => 0.5));
+    expect(tokenWrite(withoutRefresh, NOW, D, () => 0.5, { requested: false }).purgeAt).toBe(purgeAt(NOW, D));
   });
 
-  it('a use keeps the item for purgeAfterMs and is rewritten only after the usage interval', () => {
-    expect(useWrite(NOW, D)).toEqual({
-      at: NOW,
-      purgeAt: Math.floor((NOW + D.purgeAfterMs) / 1000),
-      staleBefore: NOW - D.usageRecordIntervalMs,
+  it('a use keeps the item for purgeAfterMs and is written only if none is stored since the check point', () => {
+    const token = { issuedAt: NOW - 300 * SECOND, expiresAt: NOW + 300 * SECOND };
+    expect(useWrite(token, NOW + SECOND, D)).toEqual({
+      at: NOW + SECOND,
+      purgeAt: Math.floor((NOW + SECOND + D.purgeAfterMs) / 1000),
+      staleBefore: useCheckAt(token) - 1,
     });
     expect(purgeAt(1_999, settingsWith({ purgeAfterMs: 0 }))).toBe(1);
   });
@@ -505,12 +521,8 @@ describe('failureWrite', () => {
 
   it('a refusal revokes the key and leaves the due index, on either path', () => {
     for (const path of ['mint', 'refresh'] as const) {
-      expect(failureWrite(refusal, fresh, NOW, settings, () => 0.5, path)).toEqual({
-        error: refusal,
-        at: NOW,
-        status: 'revoked',
-        failureCount: 1,
-      });
+      const { use: _, ...write } = failureWrite(refusal, fresh, NOW, settings, () => 0.5, path);
+      expect(write).toEqual({ error: refusal, at: NOW, status: 'revoked', failureCount: 1 });
     }
   });
 
@@ -534,6 +546,13 @@ describe('failureWrite', () => {
       failureCount: 1,
       nextAttemptAt: NOW + 500,
     });
+  });
+
+  it('a failed mint records its caller’s request as a use; a failed refresh records none', () => {
+    const use = { at: NOW, purgeAt: purgeAt(NOW, settings) };
+    expect(failureWrite(outage, fresh, NOW, settings, () => 0.5, 'mint').use).toEqual(use);
+    expect(failureWrite(refusal, fresh, NOW, settings, () => 0.5, 'mint').use).toEqual(use);
+    expect(failureWrite(outage, fresh, NOW, settings, () => 0.5, 'refresh').use).toBeUndefined();
   });
 
   it('a request error leaves the due index on refresh but backs off on the mint path', () => {
@@ -563,19 +582,44 @@ describe('refreshing a due key', () => {
     expect(isIdle(record({ lastRequestedAt: NOW - D.idleAfterMs - 1 }), NOW, D)).toBe(true);
   });
 
-  it('skips a revoked key, retires an idle one, refreshes the rest', () => {
-    const used = { lastRequestedAt: NOW - SECOND };
-    expect(refreshStep(record({ ...used, status: 'revoked' }), NOW, D)).toBe('skip');
-    expect(refreshStep(record({ status: 'revoked' }), NOW, D)).toBe('skip');
-    expect(refreshStep(record(), NOW, D)).toBe('retire');
-    expect(refreshStep(record({ ...used, status: 'failing' }), NOW, D)).toBe('refresh');
+  it('a key is in demand when its token was used past its check point', () => {
+    // The default record's token: issued 5 minutes ago, expires in 5, check point now.
+    const later = NOW + 3 * 60 * SECOND;
+    expect(isInDemand(record({ lastRequestedAt: NOW }), later, D)).toBe(true);
+    expect(isInDemand(record({ lastRequestedAt: NOW - 1 }), later, D)).toBe(false);
+    expect(isInDemand(record(), later, D)).toBe(false);
+  });
+
+  it('a key without a token, or whose check point lies less than a sweep back, is in demand anyway', () => {
+    expect(isInDemand(record({ token: undefined }), NOW, D)).toBe(true);
+    expect(isInDemand(record(), NOW + D.scheduleIntervalMs - 1, D)).toBe(true);
+    expect(isInDemand(record(), NOW + D.scheduleIntervalMs, D)).toBe(false);
+  });
+
+  it('skips a revoked key, retires an idle or unused one, refreshes the rest', () => {
+    const later = NOW + 3 * 60 * SECOND;
+    const used = { lastRequestedAt: NOW + SECOND };
+    expect(refreshStep(record({ ...used, status: 'revoked' }), later, D)).toBe('skip');
+    expect(refreshStep(record({ status: 'revoked' }), later, D)).toBe('skip');
+    expect(refreshStep(record(), later, D)).toBe('retire');
+    expect(refreshStep(record({ lastRequestedAt: NOW - SECOND }), later, D)).toBe('retire');
+    expect(refreshStep(record({ ...used, status: 'failing' }), later, D)).toBe('refresh');
+    // In demand by the short-token rule, but idle for a week: retired.
+    expect(refreshStep(record({ token: undefined, lastRequestedAt: NOW - D.idleAfterMs - 1 }), NOW, D)).toBe(
+      'retire',
+    );
   });
 });
 
 describe('claiming a due key for refresh', () => {
   const sweptAt = NOW;
   const due = (overrides: Partial<TokenRecord> = {}) =>
-    record({ dueAt: NOW - 10 * SECOND, lastRequestedAt: NOW - 3600 * SECOND, ...overrides });
+    record({
+      dueAt: NOW - 10 * SECOND,
+      lastRequestedAt: NOW - 3600 * SECOND,
+      token: undefined,
+      ...overrides,
+    });
 
   it('refreshes on the read a key this sweep was the first to find, written before the next sweep', () => {
     expect(refreshClaim(due(), sweptAt, NOW + SECOND, D)).toBe('read');
@@ -590,8 +634,11 @@ describe('claiming a due key for refresh', () => {
     expect(refreshClaim(due({ dueAt: sweptAt - D.scheduleIntervalMs }), sweptAt, NOW, D)).toBe('lease');
   });
 
-  it('takes the lease for a key to retire', () => {
-    expect(refreshClaim(due({ lastRequestedAt: NOW - D.idleAfterMs - 1 }), sweptAt, NOW, D)).toBe('lease');
+  it('retires on the read, whenever it runs, and takes the lease for a revoked key in the index', () => {
+    const late = sweptAt + D.scheduleIntervalMs;
+    expect(refreshClaim(due({ lastRequestedAt: NOW - D.idleAfterMs - 1 }), sweptAt, late, D)).toBe('read');
+    const unused = due({ token: record().token, lastRequestedAt: NOW - 600 * SECOND });
+    expect(refreshClaim(unused, sweptAt, late, D)).toBe('read');
     expect(refreshClaim(due({ status: 'revoked' }), sweptAt, NOW, D)).toBe('lease');
   });
 

@@ -151,6 +151,7 @@ describe('mintResponse', () => {
     const token: IssuedToken & { readonly refreshToken: string } = {
       accessToken: 'access-token',
       tokenType: 'Bearer',
+      issuedAt: Date.UTC(2026, 10, 28, 14, 0, 0),
       expiresAt: Date.UTC(2026, 10, 28, 15, 0, 0),
       scopes: ['warehouse.items.r', 'zaikio.organization.r'],
       bearer: { type: 'Organization', id: ORG_ID },
@@ -160,6 +161,7 @@ describe('mintResponse', () => {
     expect(response).toEqual({
       accessToken: 'access-token',
       tokenType: 'Bearer',
+      issuedAt: '2026-11-28T14:00:00.000Z',
       expiresAt: '2026-11-28T15:00:00.000Z',
       scopes: ['warehouse.items.r', 'zaikio.organization.r'],
       bearer: { type: 'Organization', id: ORG_ID },

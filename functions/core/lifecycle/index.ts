@@ -5,11 +5,12 @@
  * (test/unit/lifecycle.test.ts). Storage (store/repository.ts) and the Hub (fetcher.ts) only carry
  * out what is decided here. Every file imports pure modules only.
  *
- * - serve.ts: servability (never hand out a token that expires within the caller's minimum validity; for the record and the consumer's read alike), stale use;
+ * - serve.ts: servability (never hand out a token that expires within the caller's minimum validity;
+ *   for the record and the consumer's read alike), when a use is worth recording;
  * - mint.ts: get-or-mint's next step (serve, refuse from the record, wait, mint), recorded failures;
  * - lease.ts: lease terms, the Hub deadline under a lease, refresh-token trust;
  * - write.ts: what a mint or refresh writes (token, refresh time, use, failure and its backoff);
- * - refresh.ts: what the refresher does with a due key (refresh, retire when idle, skip).
+ * - refresh.ts: what the refresher does with a due key (refresh it while it is in use, retire it, skip).
  */
 export * from './lease.js';
 export * from './mint.js';

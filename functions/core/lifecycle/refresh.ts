@@ -4,15 +4,36 @@
 import type { BrokerSettings } from '../settings.js';
 import type { TokenRecord } from '../store/record.js';
 import { LEASE_WRITE_MARGIN_MS, leaseIsLive } from './lease.js';
+import { useCheckAt } from './serve.js';
 
-/** A key nobody asked for in `idleAfterMs` stops being refreshed. */
+/** A key nobody asked for in `idleAfterMs` stops being refreshed, whatever its token. */
 export function isIdle(record: TokenRecord, now: number, settings: BrokerSettings): boolean {
   return (record.lastRequestedAt ?? 0) < now - settings.idleAfterMs;
 }
 
 /**
- * What the refresher does with a due key it holds: a revoked key only leaves the due index (callers
- * see the refusal from the item), an idle one is retired, every other one is refreshed.
+ * Whether a due key is expected to be used before its next token would expire: its current token
+ * was used after its check point (serve.ts `useCheckAt`, half way through its life), recorded by a
+ * consumer or by the mint. A key whose token nobody used since is left to expire; its next user
+ * mints on demand, once. The reasoning is in docs/refresh.md ("Refresh what is used").
+ *
+ * Two cases are refreshed without that evidence: a key without a token (a failed mint's retry:
+ * someone asked and got nothing yet), and a token too short-lived for its check point to lie a
+ * whole sweep before the worker sees it (a consumer could not have said so in time); `isIdle` still
+ * bounds those.
+ */
+export function isInDemand(record: TokenRecord, now: number, settings: BrokerSettings): boolean {
+  const { token } = record;
+  if (token === undefined) return true;
+  const checkAt = useCheckAt(token);
+  if ((record.lastRequestedAt ?? Number.NEGATIVE_INFINITY) >= checkAt) return true;
+  return checkAt > now - settings.scheduleIntervalMs;
+}
+
+/**
+ * What the refresher does with a due key: a revoked key only leaves the due index (callers see the
+ * refusal from the item), an idle key or one nobody uses is retired (left to expire), every other
+ * one is refreshed.
  */
 export function refreshStep(
   record: TokenRecord,
@@ -20,7 +41,7 @@ export function refreshStep(
   settings: BrokerSettings,
 ): 'skip' | 'retire' | 'refresh' {
   if (record.status === 'revoked') return 'skip';
-  if (isIdle(record, now, settings)) return 'retire';
+  if (isIdle(record, now, settings) || !isInDemand(record, now, settings)) return 'retire';
   return 'refresh';
 }
 
@@ -38,7 +59,10 @@ export function refreshStep(
  *   duplicate deliveries, which cost a Hub request, never a newer token), with one write of the item
  *   instead of two;
  * - `lease`: anything else (an overdue key an earlier sweep may have handed out too, a message taken
- *   late, a key to retire): take the lease first, as the mint path does.
+ *   late, a revoked key in the index): take the lease first, as the mint path does.
+ *
+ * A key to retire is always claimed by the read: retiring asks nothing of the Hub and its one write
+ * is fenced on the read and on no use recorded since (store/expressions.ts `noUseSince`).
  */
 export function refreshClaim(
   record: TokenRecord | undefined,
@@ -48,7 +72,9 @@ export function refreshClaim(
 ): 'skip' | 'read' | 'lease' {
   if (record?.dueAt === undefined || record.dueAt > now) return 'skip';
   if (leaseIsLive(record, now)) return 'skip';
-  if (refreshStep(record, now, settings) !== 'refresh') return 'lease';
+  const step = refreshStep(record, now, settings);
+  if (step === 'retire') return 'read';
+  if (step === 'skip') return 'lease';
   const interval = settings.scheduleIntervalMs;
   const firstSweep = record.dueAt > sweptAt - interval;
   const beforeNextSweep = now + settings.hubDeadlineMs + LEASE_WRITE_MARGIN_MS <= sweptAt + interval;

@@ -1,5 +1,5 @@
 /**
- * Servability and use: whether a stored token may be handed out, and whether a key's use is worth
+ * Servability and use: whether a stored token may be handed out, and when a use of it is worth
  * recording. The consumer client imports this file alone, so it imports nothing at all.
  */
 
@@ -31,10 +31,26 @@ export function isServable<T extends ServableItem>(
   );
 }
 
-/** How often use is recorded by default: the broker's usageRecordIntervalMs, and the consumer's. */
-export const DEFAULT_USAGE_RECORD_INTERVAL_MS = 3_600_000;
+/**
+ * The point in a token's life after which a use says it is still wanted: half way through it. A key
+ * whose current token was used after this point is refreshed ahead of expiry; one that was not is
+ * left to expire (lifecycle/refresh.ts `isInDemand`). Half way leaves a consumer that uses the token
+ * every few minutes ample time to say so before the refresh time (at least two sweeps later for
+ * tokens of ten minutes or more), and a key used once is not refreshed for nobody.
+ */
+export function useCheckAt(token: { readonly issuedAt: number; readonly expiresAt: number }): number {
+  return token.issuedAt + Math.floor(Math.max(0, token.expiresAt - token.issuedAt) / 2);
+}
 
-/** Use is recorded at most once per interval; a key whose use is older than that looks idle. */
-export function isUseStale(lastRequestedAt: number | undefined, now: number, intervalMs: number): boolean {
-  return lastRequestedAt === undefined || lastRequestedAt <= now - intervalMs;
+/**
+ * Whether a use at `now` is news worth one write: past the token's check point, and no use recorded
+ * since. So a key in use costs one use write per token, whoever records it (a consumer or the mint).
+ */
+export function isUseNews(
+  lastRequestedAt: number | undefined,
+  token: { readonly issuedAt: number; readonly expiresAt: number },
+  now: number,
+): boolean {
+  const checkAt = useCheckAt(token);
+  return now >= checkAt && (lastRequestedAt ?? Number.NEGATIVE_INFINITY) < checkAt;
 }

@@ -8,6 +8,7 @@ import type { BrokerSettings } from '../settings.js';
 import type { TokenRecord } from '../store/record.js';
 import type { FailureWrite, TokenWrite, UseWrite } from '../store/repository.js';
 import { REFRESH_TOKEN_TRUST_MS } from './lease.js';
+import { useCheckAt } from './serve.js';
 
 type Lifetime = { readonly issuedAt: number; readonly expiresAt: number };
 
@@ -17,7 +18,8 @@ export function tokenWrite(
   now: number,
   settings: BrokerSettings,
   random: () => number,
-  options: { readonly requested: boolean },
+  /** `requested`: a caller asked for it (a mint); otherwise `lastUsedAt` is the use the refresher read. */
+  options: { readonly requested: boolean; readonly lastUsedAt?: number | undefined },
 ): TokenWrite {
   const { accessToken, tokenType, grantedScopes, issuedAt, expiresAt, refreshToken } = token;
   return {
@@ -27,7 +29,9 @@ export function tokenWrite(
         ? undefined
         : { value: refreshToken, trustedUntil: issuedAt + REFRESH_TOKEN_TRUST_MS },
     dueAt: refreshDueAt(token, settings, random),
-    use: options.requested ? useWrite(now, settings) : undefined,
+    ...(options.requested
+      ? { use: { at: now, purgeAt: purgeAt(now, settings) } }
+      : { purgeAt: purgeAt(options.lastUsedAt ?? now, settings) }),
   };
 }
 
@@ -42,9 +46,12 @@ export function refreshDueAt(token: Lifetime, settings: BrokerSettings, random: 
   return Math.max(token.issuedAt, Math.floor(token.expiresAt - window - jitter));
 }
 
-/** A use at `now`: the item lives purgeAfterMs longer; a use within usageRecordIntervalMs is not rewritten. */
-export function useWrite(now: number, settings: BrokerSettings): UseWrite {
-  return { at: now, purgeAt: purgeAt(now, settings), staleBefore: now - settings.usageRecordIntervalMs };
+/**
+ * A use of `token` at `now`: the item lives purgeAfterMs longer. Written only when no use since the
+ * token's check point is stored (serve.ts `isUseNews`), so a busy key costs one write per token.
+ */
+export function useWrite(token: Lifetime, now: number, settings: BrokerSettings): UseWrite {
+  return { at: now, purgeAt: purgeAt(now, settings), staleBefore: useCheckAt(token) - 1 };
 }
 
 /** Epoch seconds (the table's TTL attribute): DynamoDB deletes an abandoned item after it. */
@@ -79,10 +86,12 @@ export function failureWrite(
   const refusal = error instanceof ScopeNotGrantedError;
   const sameKind = previous.status === (refusal ? 'revoked' : 'failing');
   const failureCount = sameKind ? previous.failureCount + 1 : 1;
-  if (refusal) return { error, at: now, status: 'revoked', failureCount };
+  // A caller asked (the mint path): that is a use, so the retry is for someone (refresh.ts isInDemand).
+  const use = path === 'mint' ? { use: { at: now, purgeAt: purgeAt(now, settings) } } : {};
+  if (refusal) return { error, at: now, status: 'revoked', failureCount, ...use };
   if (path === 'refresh' && error instanceof InvalidRequestError)
     return { error, at: now, status: 'failing', failureCount };
   let nextAttemptAt = now + failureBackoffMs(failureCount, settings, random);
   if (error instanceof RateLimitedError) nextAttemptAt = Math.max(nextAttemptAt, error.retryAt.getTime());
-  return { error, at: now, status: 'failing', failureCount, nextAttemptAt };
+  return { error, at: now, status: 'failing', failureCount, nextAttemptAt, ...use };
 }

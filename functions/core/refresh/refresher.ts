@@ -1,7 +1,8 @@
 /**
- * Refreshes one due key: claim it (by a read when the sweep that handed it out allows, otherwise by
- * its lease, only while it is still due), then exchange the stored refresh token or mint anew with
- * client credentials, and store the result fenced on the claim. How to claim, what to do with the key
+ * Refreshes one due key that is still in use, or retires one that is not: claim it (by a read when
+ * the sweep that handed it out allows, otherwise by its lease, only while it is still due), then
+ * exchange the stored refresh token or mint anew with client credentials, and store the result
+ * fenced on the claim. How to claim, what to do with the key
  * and what a failure records are decided in functions/core/lifecycle/.
  */
 import { randomUUID } from 'node:crypto';
@@ -68,7 +69,10 @@ export class Refresher {
       const claim = refreshClaim(record, options.sweptAt, now, settings);
       if (claim === 'skip' || record?.dueAt === undefined) return { outcome: 'skipped' };
       if (claim === 'read') {
-        return this.#exchange({ key, version: record.version, dueAt: record.dueAt, readAt: now, record });
+        const read = { key, version: record.version, dueAt: record.dueAt, readAt: now, record };
+        if (refreshStep(record, now, settings) === 'refresh') return this.#exchange(read);
+        if (await store.retire(read, { unused: true })) return { outcome: 'retired' };
+        // Used (or written) since the read: decide again under the lease, on what is there now.
       }
       now = clock();
     }
@@ -82,7 +86,7 @@ export class Refresher {
       await store.retire(lease);
       return { outcome: 'skipped' };
     }
-    if (await store.retire(lease, { idle: true })) return { outcome: 'retired' };
+    if (await store.retire(lease, { unused: true })) return { outcome: 'retired' };
     // Someone used the key since we read it (or our lease is gone): refresh it if it is still ours.
     const current = await store.get(key, { consistent: true });
     if (current?.leaseOwner !== lease.owner || current.version !== lease.version)
@@ -111,7 +115,10 @@ export class Refresher {
         beforeHubRequest,
       });
       // A write fenced out means another holder took the key: its token stands, ours is dropped.
-      const write = tokenWrite(fetched.token, clock(), settings, this.#random, { requested: false });
+      const write = tokenWrite(fetched.token, clock(), settings, this.#random, {
+        requested: false,
+        lastUsedAt: record.lastRequestedAt,
+      });
       const saved = await store.saveToken(lease, write);
       if (!saved) return { outcome: 'skipped' };
       return { outcome: fetched.fellBack ? 'fell-back' : 'refreshed' };

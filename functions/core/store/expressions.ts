@@ -33,12 +33,12 @@ export const WHEN = {
   unchangedSinceRead: (ref) =>
     `${ref(ATTR.version)} = :version AND ${ref(ATTR.dueAt)} = :dueAt AND ` +
     `(attribute_not_exists(${ref(ATTR.leaseOwner)}) OR ${ref(ATTR.leaseExpiresAt)} < :readAt)`,
-  /** No use recorded since `:staleBefore`, so a busy key costs one write per interval. */
+  /** No use recorded since `:staleBefore`, so a key in use costs one use write per token. */
   useIsStale: (ref) =>
     `(attribute_not_exists(${ref(ATTR.lastRequestedAt)}) OR ${ref(ATTR.lastRequestedAt)} <= :staleBefore)`,
   /**
    * Nobody recorded a use since the holder read the item (`:usedAt`, the use it saw, 0 for none):
-   * a use recorded meanwhile is not fenced by the lease, so idle retirement checks it itself.
+   * a use recorded meanwhile is not fenced by the lease or the read, so retiring checks it itself.
    */
   noUseSince: (ref) =>
     `(attribute_not_exists(${ref(ATTR.lastRequestedAt)}) OR ${ref(ATTR.lastRequestedAt)} <= :usedAt)`,

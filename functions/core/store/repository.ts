@@ -1,7 +1,7 @@
 /**
  * What the token service and the refresher need of storage. The DynamoDB TokenStore is one
  * implementation; it decides nothing: every time and rule it writes is computed by the caller
- * (functions/core/lifecycle.ts) and handed in. A failed condition is a normal outcome (another
+ * (functions/core/lifecycle/) and handed in. A failed condition is a normal outcome (another
  * container won), reported as `false` or `undefined`, never thrown.
  */
 import type { BrokerError } from '../errors.js';
@@ -57,7 +57,7 @@ export interface Use {
   readonly purgeAt: number;
 }
 
-/** A use worth writing only when the stored one is older than `staleBefore`. */
+/** A use worth writing only when the stored one is older than `staleBefore` (lifecycle `isUseNews`). */
 export interface UseWrite extends Use {
   readonly staleBefore: number;
 }
@@ -70,6 +70,11 @@ export interface TokenWrite {
   readonly dueAt: number;
   /** Set when a caller asked for this token (a mint), not when the refresher renewed it. */
   readonly use?: Use | undefined;
+  /**
+   * Without `use` (a refresh): the item is kept until then, counted from the last recorded use, which
+   * a consumer may have written without touching `purgeAt` (epoch seconds).
+   */
+  readonly purgeAt?: number | undefined;
 }
 
 export interface FailureWrite {
@@ -80,6 +85,8 @@ export interface FailureWrite {
   readonly failureCount: number;
   /** When the key may be tried again; also its place in the due index. Omitted: leave the index. */
   readonly nextAttemptAt?: number | undefined;
+  /** A caller's failed request (a mint) is a use: the key stays wanted, and is retried. */
+  readonly use?: Use | undefined;
 }
 
 export interface TokenRepository {
@@ -97,9 +104,9 @@ export interface TokenRepository {
   releaseLease(lease: Lease): Promise<boolean>;
   /**
    * Releases the key and takes it out of the due index; it is refreshed again on its next request.
-   * `idle`: only if no use was recorded since the lease's read (false otherwise, the lease kept).
+   * `unused`: only if no use was recorded since the claim's read (false otherwise, a lease kept).
    */
-  retire(lease: Lease, options?: { readonly idle?: boolean }): Promise<boolean>;
+  retire(claim: Lease | ReadClaim, options?: { readonly unused?: boolean }): Promise<boolean>;
   /** Notes that someone asked for the key, unless a recent use is already recorded. */
   recordUse(key: TokenKey, use: UseWrite): Promise<boolean>;
 }

@@ -6,7 +6,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { allOf, anyOf, ItemUpdate, keyCondition, WHEN } from './expressions.js';
+import { allOf, anyOf, type Condition, ItemUpdate, keyCondition, WHEN } from './expressions.js';
 import { dueShardOf, type TokenKey } from './key.js';
 import { parseRecord, type TokenRecord } from './record.js';
 import type {
@@ -112,6 +112,8 @@ export class TokenStore implements TokenRepository, DueIndex {
         .set(ATTR.refreshTokenExpiresAt, refreshToken.trustedUntil);
     }
     if (use !== undefined) update.set(ATTR.lastRequestedAt, use.at).set(ATTR.purgeAt, use.purgeAt);
+    // Never the use itself: a consumer may record one after the read, and it must stand.
+    else if (write.purgeAt !== undefined) update.set(ATTR.purgeAt, write.purgeAt);
     return this.#fenced(lease, update);
   }
 
@@ -131,6 +133,9 @@ export class TokenStore implements TokenRepository, DueIndex {
       })
       .set(ATTR.failureCount, failure.failureCount)
       .remove(ATTR.leaseOwner, ATTR.leaseExpiresAt);
+    if (failure.use !== undefined) {
+      update.set(ATTR.lastRequestedAt, failure.use.at).set(ATTR.purgeAt, failure.use.purgeAt);
+    }
     if (failure.status === 'revoked') {
       // A refused grant makes the token worthless: no reader may use it, whatever it checks.
       update.remove(...TOKEN_ATTRIBUTES).increment(ATTR.version);
@@ -150,15 +155,9 @@ export class TokenStore implements TokenRepository, DueIndex {
     return this.#fenced(lease, new ItemUpdate().remove(ATTR.leaseOwner, ATTR.leaseExpiresAt));
   }
 
-  async retire(lease: Lease, options: { readonly idle?: boolean } = {}): Promise<boolean> {
+  async retire(claim: Lease | ReadClaim, options: { readonly unused?: boolean } = {}): Promise<boolean> {
     const update = new ItemUpdate().remove(ATTR.leaseOwner, ATTR.leaseExpiresAt, ATTR.dueShard, ATTR.dueAt);
-    if (options.idle !== true) return this.#fenced(lease, update);
-    update.when(allOf(WHEN.leaseIsOursAndUnchanged, WHEN.noUseSince), {
-      owner: lease.owner,
-      version: lease.version,
-      usedAt: lease.record.lastRequestedAt ?? 0,
-    });
-    return (await this.#update(lease.key, update, 'NONE')) !== false;
+    return this.#fenced(claim, update, options.unused === true ? WHEN.noUseSince : undefined);
   }
 
   async recordUse(key: TokenKey, use: UseWrite): Promise<boolean> {
@@ -194,14 +193,26 @@ export class TokenStore implements TokenRepository, DueIndex {
 
   /**
    * Every write under a lease: only while the lease is ours and nobody wrote since we took it. Under a
-   * read claim: only if nobody wrote or took the lease since the read.
+   * read claim: only if nobody wrote or took the lease since the read. `unused`: and no use recorded
+   * since the read either (a use is recorded without the lease, so the fence alone misses it).
    */
-  #fenced(lease: Lease | ReadClaim, update: ItemUpdate): Promise<boolean> {
+  #fenced(lease: Lease | ReadClaim, update: ItemUpdate, unused?: Condition): Promise<boolean> {
+    const also = unused === undefined ? [] : [unused];
+    const usedAt = lease.record.lastRequestedAt ?? 0;
     if ('owner' in lease) {
-      update.when(WHEN.leaseIsOursAndUnchanged, { owner: lease.owner, version: lease.version });
+      update.when(allOf(WHEN.leaseIsOursAndUnchanged, ...also), {
+        owner: lease.owner,
+        version: lease.version,
+        ...(unused === undefined ? {} : { usedAt }),
+      });
     } else {
       const { version, dueAt, readAt } = lease;
-      update.when(WHEN.unchangedSinceRead, { version, dueAt, readAt });
+      update.when(allOf(WHEN.unchangedSinceRead, ...also), {
+        version,
+        dueAt,
+        readAt,
+        ...(unused === undefined ? {} : { usedAt }),
+      });
     }
     return this.#update(lease.key, update, 'NONE').then((written) => written !== false);
   }
