@@ -9,9 +9,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompareResult } from './compare/summary.js';
+import type { RealisticDayResult } from './realistic-day/experiment.js';
 import type { FleetOptions } from './refresh-fleet/experiment.js';
 import type { FleetResult } from './refresh-fleet/summary.js';
 import { compareChart } from './report/compare.js';
+import { deployCostTable } from './report/cost-table.js';
 import { type BenchResults, generatedSections, updateDocument } from './report/document.js';
 import { type HistoryEntry, historyEntry } from './report/history.js';
 import { parseCommandLine, UsageError } from './support/cli.js';
@@ -23,12 +25,15 @@ const FILES = {
   compare: resolve(DOCS, 'bench-compare.json'),
   coldStart: resolve(DOCS, 'bench-cold-start.json'),
   fleet: resolve(DOCS, 'bench-refresh-fleet.json'),
+  realisticDay: resolve(DOCS, 'bench-realistic-day.json'),
   history: resolve(DOCS, 'bench-history.json'),
   chart: resolve(DOCS, 'benchmarks.svg'),
   document: resolve(DOCS, 'BENCHMARKS.md'),
+  /** Only its generated cost table ("What it costs") is rewritten. */
+  deploy: resolve(DOCS, 'deploy.md'),
 };
 
-const PARTS = ['compare', 'cold-start', 'fleet'] as const;
+const PARTS = ['compare', 'cold-start', 'fleet', 'realistic-day'] as const;
 type Part = (typeof PARTS)[number];
 
 const FULL_FLEET: readonly FleetOptions[] = [
@@ -52,8 +57,9 @@ const QUICK_COMPARE = {
 const USAGE = `
 Usage: npm run bench -- [--quick] [--only=PART,…] [--fleet=ITEMS@RATE[@INTERVAL_MS[@TIMEOUT_S]],…] [--report-only]
 
-Runs the benchmarks, then writes docs/BENCHMARKS.md (its generated sections), docs/benchmarks.svg and
-the raw results docs/bench-*.json. All of it takes ~15 minutes on 2 cores.
+Runs the benchmarks, then writes docs/BENCHMARKS.md (its generated sections), docs/benchmarks.svg,
+the raw results docs/bench-*.json and the cost table in docs/deploy.md. All of it takes ~15 minutes
+on 2 cores; realistic-day alone well under a minute (it reads compare's latencies).
 
   --quick            a small smoke run of every part; writes nothing
   --only=PART,…      only these parts (${PARTS.join(', ')}); the others' last results are kept
@@ -104,14 +110,33 @@ async function report(results: BenchResults): Promise<void> {
     ? await readFile(FILES.document, 'utf8')
     : '# Benchmarks\n\nGenerated sections are rewritten by `npm run bench`; the rest is hand-written.\n';
   await writeFile(FILES.document, updateDocument(document, generatedSections(results)));
+  if (results.realisticDay !== undefined) await writeDeployCosts(results.realisticDay);
   formatWritten();
+}
+
+/**
+ * docs/deploy.md's cost table, between its `cost` markers only: the rest of that file is not the
+ * benchmark's, so nothing is appended when the markers are missing, and the file is not reformatted.
+ */
+async function writeDeployCosts(result: RealisticDayResult): Promise<void> {
+  const text = await readFile(FILES.deploy, 'utf8');
+  if (!text.includes('<!-- BEGIN GENERATED: cost -->')) {
+    console.warn(`${FILES.deploy} has no GENERATED cost markers; its cost table was not written`);
+    return;
+  }
+  await writeFile(FILES.deploy, updateDocument(text, { cost: deployCostTable(result) }));
 }
 
 /** The project's formatter (Biome pads Markdown tables, lays out JSON), so `npm run lint` stays clean. */
 function formatWritten(): void {
-  const files = [FILES.document, FILES.compare, FILES.coldStart, FILES.fleet, FILES.history].filter((file) =>
-    existsSync(file),
-  );
+  const files = [
+    FILES.document,
+    FILES.compare,
+    FILES.coldStart,
+    FILES.fleet,
+    FILES.realisticDay,
+    FILES.history,
+  ].filter((file) => existsSync(file));
   try {
     execFileSync(resolve(ROOT, 'node_modules/.bin/biome'), ['format', '--write', ...files], {
       cwd: ROOT,
@@ -164,6 +189,7 @@ async function main(): Promise<void> {
     compare: await readJson<CompareResult>(FILES.compare),
     coldStart: await readJson<BenchResults['coldStart']>(FILES.coldStart),
     fleet: await readJson<FleetResult[]>(FILES.fleet),
+    realisticDay: await readJson<RealisticDayResult>(FILES.realisticDay),
     history: (await readJson<HistoryEntry[]>(FILES.history)) ?? [],
   };
   if (reportOnly) {
@@ -182,7 +208,12 @@ async function main(): Promise<void> {
   }
 
   const startedAt = performance.now();
-  const ran: { compare?: CompareResult; coldStart?: BenchResults['coldStart']; fleet?: FleetResult[] } = {};
+  const ran: {
+    compare?: CompareResult;
+    coldStart?: BenchResults['coldStart'];
+    fleet?: FleetResult[];
+    realisticDay?: RealisticDayResult;
+  } = {};
   if (only.includes('compare')) {
     const { runCompare } = await import('./compare/experiment.js');
     ran.compare = await runCompare(quick ? QUICK_COMPARE : {});
@@ -202,6 +233,19 @@ async function main(): Promise<void> {
       if (!quick) await writeJson(FILES.fleet, mergeFleet(stored.fleet ?? [], ran.fleet));
     }
   }
+  if (only.includes('realistic-day')) {
+    // The day's consumer latencies are drawn from the compare run's measurements.
+    const compare = ran.compare ?? stored.compare;
+    if (compare === undefined)
+      throw new Error('realistic-day needs docs/bench-compare.json: run the compare part first');
+    const { QUICK_SCALES, runRealisticDay } = await import('./realistic-day/experiment.js');
+    ran.realisticDay = await runRealisticDay({
+      compare,
+      ...(quick ? { scales: QUICK_SCALES } : {}),
+      log: (line) => console.log(`realistic-day: ${line}`),
+    });
+    if (!quick) await writeJson(FILES.realisticDay, ran.realisticDay);
+  }
   const totalSeconds = (performance.now() - startedAt) / 1000;
   console.log(`benchmarks done in ${(totalSeconds / 60).toFixed(1)} minutes`);
   if (quick) {
@@ -212,6 +256,7 @@ async function main(): Promise<void> {
     compare: ran.compare ?? stored.compare,
     coldStart: ran.coldStart ?? stored.coldStart,
     fleet: ran.fleet === undefined ? stored.fleet : mergeFleet(stored.fleet ?? [], ran.fleet),
+    realisticDay: ran.realisticDay ?? stored.realisticDay,
     ranAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: describeMachine(),
     totalSeconds,

@@ -5,17 +5,20 @@
  */
 import type { ColdStartResult } from '../cold-start.js';
 import type { CompareResult } from '../compare/summary.js';
+import type { RealisticDayResult } from '../realistic-day/experiment.js';
 import type { FleetResult } from '../refresh-fleet/summary.js';
 import type { Machine } from '../support/machine.js';
 import { compareSection } from './compare.js';
 import { fleetSection } from './fleet.js';
 import { fixed, int, ms, table } from './format.js';
 import { type HistoryEntry, historySection } from './history.js';
+import { realisticDayGoals, realisticDaySection } from './realistic-day.js';
 
 export interface BenchResults {
   readonly compare?: CompareResult;
   readonly coldStart?: ColdStartResult;
   readonly fleet?: readonly FleetResult[];
+  readonly realisticDay?: RealisticDayResult;
   readonly history?: readonly HistoryEntry[];
   readonly ranAt?: string;
   readonly machine?: Machine;
@@ -64,6 +67,7 @@ function goals(results: BenchResults): string {
       run.goalMet ? 'met' : '**missed**',
     ]);
   }
+  if (results.realisticDay !== undefined) rows.push(...realisticDayGoals(results.realisticDay));
   return table(['goal', 'measured', ''], ['l', 'l', 'l'], rows);
 }
 
@@ -76,7 +80,7 @@ function machine(results: BenchResults): string {
     `- load average when the run ended: ${m.loadAverage}${results.ranAt === undefined ? '' : `; run at ${results.ranAt}`}` +
       (results.totalSeconds === undefined ? '' : `, ${fixed(results.totalSeconds / 60, 1)} minutes in all`),
     '- reproduce: `npm run bench` (all of it, ~15 minutes; `npm run bench -- --quick` for a smaller smoke run that writes nothing)',
-    '- parts: `npx tsx bench/compare.ts`, `npx tsx bench/cold-start.ts`, `npx tsx bench/refresh-fleet.ts --items=10000 --rate=200`',
+    '- parts: `npx tsx bench/compare.ts`, `npx tsx bench/cold-start.ts`, `npx tsx bench/refresh-fleet.ts --items=10000 --rate=200`, `npx tsx bench/realistic-day.ts`',
   ].join('\n');
 }
 
@@ -114,6 +118,8 @@ export function generatedSections(results: BenchResults): Record<string, string>
     compare: results.compare === undefined ? '_not run yet_' : compareSection(results.compare),
     'cold-start': results.coldStart === undefined ? '_not run yet_' : coldStartSection(results.coldStart),
     'refresh-fleet': fleetSection(results.fleet ?? []),
+    'realistic-day':
+      results.realisticDay === undefined ? '_not run yet_' : realisticDaySection(results.realisticDay),
     history: historySection(results.history ?? []),
   };
 }

@@ -23,3 +23,25 @@ export function table(
     ...rows.map((row) => line(row)),
   ].join('\n');
 }
+
+/**
+ * A Markdown table padded the way Biome formats one (cells padded to their column's width, aligned
+ * as the column is), for documents the benchmark writes into without reformatting the whole file.
+ */
+export function paddedTable(
+  header: readonly string[],
+  align: readonly ('l' | 'r')[],
+  rows: readonly (readonly string[])[],
+): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, column) => Math.max(3, ...all.map((row) => [...(row[column] ?? '')].length)));
+  const cell = (text: string, column: number) => {
+    const pad = ' '.repeat((widths[column] as number) - [...text].length);
+    return align[column] === 'r' ? `${pad}${text}` : `${text}${pad}`;
+  };
+  const line = (cells: readonly string[]) => `| ${cells.map(cell).join(' | ')} |`;
+  const rule = widths.map((width, column) =>
+    align[column] === 'r' ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width),
+  );
+  return [line(header), `| ${rule.join(' | ')} |`, ...rows.map((row) => line(row))].join('\n');
+}

@@ -29,3 +29,27 @@ export const MEMORY_GB = { mint: 0.5, sweep: 0.25, refresh: 0.25 } as const;
 export const IDLE_POLLER_RECEIVES_PER_HOUR = 650_000 / 730;
 
 export const PRICE_SOURCE = 'docs/deploy.md ("What it costs"): us-east-1 list prices, no free tier';
+
+/**
+ * Monthly prices of what does not scale with requests, and of logs and storage (us-east-1, no free
+ * tier, as docs/deploy.md lists them): kept apart from PRICES, whose values the compare benchmark
+ * stores with its results.
+ */
+export const MONTHLY_PRICES = {
+  /** Secrets Manager, per secret and month. */
+  secretMonth: 0.4,
+  /** CloudWatch, per alarm metric and month (a metric-math alarm is billed per metric it reads). */
+  alarmMetricMonth: 0.1,
+  /** CloudWatch, per dashboard and month. */
+  dashboardMonth: 3,
+  /** CloudWatch, per custom metric and month. */
+  customMetricMonth: 0.3,
+  /** CloudWatch Logs, per GB ingested. */
+  logsIngestedGb: 0.5,
+  /** CloudWatch Logs, per GB stored and month. */
+  logsStoredGbMonth: 0.03,
+  /** DynamoDB, per GB stored and month. */
+  dynamoStorageGbMonth: 0.25,
+  /** DynamoDB point-in-time recovery, per GB and month. */
+  dynamoPitrGbMonth: 0.2,
+} as const;
