@@ -13,14 +13,14 @@ import { type Harness, startHarness } from '../support/harness.js';
 import { silentLogger } from '../support/logs.js';
 import { createTestQueue, refreshQueue } from '../support/queue.js';
 
-const KEYS = 100;
+const KEYS = 60;
 /** Keys a consumer uses every minute all day; the others are asked for once, at the start. */
-const USED_KEYS = 80;
+const USED_KEYS = 48;
 const LIFETIME_S = 600;
 const TICK_MS = 60_000;
 const DAY_MS = Number(process.env.SIMULATED_HOURS ?? 24) * 3600_000;
 /** Refresh grants the Hub refuses in a run (half `unauthorized_client`, half 401). */
-const REFUSED_REFRESHES = 400;
+const REFUSED_REFRESHES = 240;
 
 describe('a simulated day of scheduled refresh', () => {
   let harness: Harness;
