@@ -14,7 +14,7 @@ import { ALL_BEARERS, isConsumerName } from '../functions/core/access.js';
 import { assertClientName } from '../functions/core/config.js';
 import { CONSUMER_ENV } from '../functions/core/env.js';
 import { type GrantOptions, grantedBearers } from '../functions/core/grant-policy.js';
-import { READABLE_ATTRIBUTES, USE_REPORT_ATTRIBUTES } from '../functions/core/store/schema.js';
+import { READABLE_ATTRIBUTES } from '../functions/core/store/schema.js';
 
 export type { GrantOptions } from '../functions/core/grant-policy.js';
 
@@ -57,10 +57,10 @@ export interface IZaikioTokenBroker extends IConstruct {
   consumerEnvironment(consumer: string): Readonly<Record<string, string>>;
   /**
    * Lets `grantee` read tokens and ask for new ones as a consumer: GetItem of the readable attributes
-   * only (never the refresh token) of the granted bearers' tokens, UpdateItem of their
-   * `lastRequestedAt` only (the use report that keeps a key refreshed), and Invoke on the consumer's
-   * mint alias only, where the mint function enforces the grant's bearers, scopes and apps. Nothing
-   * else: no other write, no Query or Scan, no secret, no other alias. On a Lambda function it also sets
+   * only (never the refresh token) of the granted bearers' tokens, and Invoke on the consumer's mint
+   * alias only, where the mint function enforces the grant's bearers, scopes and apps (and records
+   * the consumer's use of a token, which keeps it refreshed). Nothing else: no write, no Query or
+   * Scan, no secret, no other alias. On a Lambda function it also sets
    * `consumerEnvironment`; on any other grantee it adds a warning saying to pass it yourself.
    */
   grantTokenAccess(grantee: iam.IGrantable, options: TokenAccessOptions): iam.Grant;
@@ -130,39 +130,21 @@ export abstract class TokenBrokerBase extends Construct implements IZaikioTokenB
         StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
       },
     });
-    // The use report: `lastRequestedAt` and nothing else (the key attributes name the item), and no
-    // return values, which could carry the refresh token (functions/consumer/item.ts reportUse).
-    const report = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:UpdateItem'],
-      resourceArns: [this.table.tableArn],
-      conditions: {
-        'ForAllValues:StringEquals': {
-          'dynamodb:Attributes': [...USE_REPORT_ATTRIBUTES],
-          ...(leadingKeys === undefined ? {} : { 'dynamodb:LeadingKeys': leadingKeys }),
-        },
-        StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
-      },
-    });
     // The alias only: neither the unqualified function, nor a version, nor another consumer's alias.
     const invoke = iam.Grant.addToPrincipal({
       grantee,
       actions: ['lambda:InvokeFunction'],
       resourceArns: [consumer.aliasArn],
     });
-    if (!read.success || !report.success || !invoke.success) {
+    if (!read.success || !invoke.success) {
       throw new Error(
         'ZaikioTokenBroker: grantTokenAccess needs a grantee with an identity policy (a role, user or function)',
       );
     }
-    // A customer managed table key: DynamoDB uses it on the caller's behalf, for the read and for the
-    // use report's write; named actions, no wildcard.
+    // A customer managed table key: DynamoDB decrypts on the reader's behalf, so the reader needs it.
     const key = this.table.encryptionKey;
-    const access = read.combine(report).combine(invoke);
     const grant =
-      key === undefined
-        ? access
-        : access.combine(key.grant(grantee, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'));
+      key === undefined ? read.combine(invoke) : read.combine(invoke).combine(key.grantDecrypt(grantee));
     this.#setEnvironment(grantee, consumer.name);
     return grant;
   }

@@ -1,14 +1,14 @@
 /**
  * The tokens table: keys, the sparse due index, TTL, encryption, the resource policy that keeps
- * writes (but the consumers' use report) and refresh tokens to the broker's own roles
- * (docs/deploy.md, "Security"), and the grants of the broker's writers and sweeper.
+ * writes and refresh tokens to the broker's own roles (docs/deploy.md, "Security"), and the grants
+ * of the broker's writers and sweeper.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import { ATTR, TABLE, USE_REPORT_ATTRIBUTES } from '../functions/core/store/schema.js';
+import { ATTR, TABLE } from '../functions/core/store/schema.js';
 
 /** Every way to read items; the table's resource policy limits them for everyone but the broker. */
 const READ_ACTIONS = [
@@ -19,9 +19,9 @@ const READ_ACTIONS = [
   'dynamodb:PartiQLSelect',
 ];
 
-/** Every way to write items but UpdateItem, which consumers use for their use report alone. */
 const WRITE_ACTIONS = [
   'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',
   'dynamodb:PartiQLInsert',
@@ -89,15 +89,6 @@ export class TokensTable extends dynamodb.Table {
       resourcePolicy: new iam.PolicyDocument({
         statements: [
           denyAllBut('OnlyTheBrokerWritesTokens', WRITE_ACTIONS, writers),
-          // Others may update `lastRequestedAt` alone, the use report consumers send
-          // (functions/consumer/item.ts), and get nothing back: ALL_OLD would return the refresh token.
-          denyAllBut('OthersUpdateOnlyTheUseReport', ['dynamodb:UpdateItem'], writers, {
-            'ForAnyValue:StringNotEquals': { 'dynamodb:Attributes': [...USE_REPORT_ATTRIBUTES] },
-          }),
-          // Named rather than "not NONE": a negated operator also matches a request without the key.
-          denyAllBut('OthersUpdateWithoutReturnValues', ['dynamodb:UpdateItem'], writers, {
-            StringEquals: { 'dynamodb:ReturnValues': ['ALL_OLD', 'ALL_NEW', 'UPDATED_OLD', 'UPDATED_NEW'] },
-          }),
           // A broad identity policy (an administrator's) reads no refresh token through the data plane:
           // everyone but the broker's roles may read only named attributes, and never the refresh
           // token. The control plane remains (docs/deploy.md, "What an administrator can still do").

@@ -43,6 +43,8 @@ export interface LambdaEndpoint {
   readonly url: string;
   /** How many invocations reached a known function (all of them, or one function's). */
   invocations(name?: string): number;
+  /** Resolves once every asynchronous (`Event`) invocation accepted so far has run. */
+  settled(): Promise<void>;
   /** Closes the server and every open socket, keep-alive ones included; idempotent. */
   stop(): Promise<void>;
 }
@@ -141,6 +143,7 @@ export async function startLambdaEndpoint(options: LambdaEndpointOptions): Promi
   const counts = new Map<string, number>();
   const documents = new Map(Object.entries(options.documents ?? {}));
   const sockets = new Set<Socket>();
+  const queued = new Set<Promise<void>>();
   const log = options.log;
 
   async function answer(req: IncomingMessage): Promise<Reply> {
@@ -211,7 +214,11 @@ export async function startLambdaEndpoint(options: LambdaEndpointOptions): Promi
     };
     if (type === 'Event') {
       // Lambda queues the event and answers at once; the outcome reaches nobody.
-      void run(fn, event, context).then((reply) => log?.(`lambda ${name} Event -> ${describe(reply)}`));
+      const running = run(fn, event, context).then((reply) =>
+        log?.(`lambda ${name} Event -> ${describe(reply)}`),
+      );
+      queued.add(running);
+      void running.then(() => queued.delete(running));
       return { status: 202, headers: {}, body: '' };
     }
     return run(fn, event, context);
@@ -262,6 +269,9 @@ export async function startLambdaEndpoint(options: LambdaEndpointOptions): Promi
       let total = 0;
       for (const count of counts.values()) total += count;
       return total;
+    },
+    async settled() {
+      await Promise.all([...queued]);
     },
     stop() {
       stopping ??= new Promise<void>((resolve) => {

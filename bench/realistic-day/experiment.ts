@@ -176,7 +176,8 @@ export function month(
     },
     consumers: {
       readUnits: x(day.consumerReads * units.consumerRead.readUnits),
-      writeUnits: x(day.useReports * units.useReport.writeUnits),
+      // Consumers write nothing: their use reports are the mint's writes (mintsServed).
+      writeUnits: 0,
     },
     sqsRequests: sqsRequests({
       sweeps: x(day.sweeps),

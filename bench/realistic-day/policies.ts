@@ -42,13 +42,17 @@ const PREVIOUS_USE_RECORD_INTERVAL_MS = HOUR;
 /** Where a consumer call was answered, and what it cost besides. */
 export const MEMORY = 0;
 export const TABLE = 1;
-/** A GetItem and a use report. */
+/** A GetItem and a use report (an Event Invoke of the mint, which records it). */
 export const TABLE_REPORT = 2;
 /** A GetItem, then the mint with a Hub request. */
 export const MINT_HUB = 3;
 /** A GetItem, then the mint serving the stored token and recording its use. */
 export const MINT_SERVED = 4;
-export type CallOutcome = 0 | 1 | 2 | 3 | 4;
+/** Answered from memory past the token's check point, with a GetItem behind it. */
+export const MEMORY_CHECK = 5;
+/** As MEMORY_CHECK, and a use report behind it. */
+export const MEMORY_CHECK_REPORT = 6;
+export type CallOutcome = 0 | 1 | 2 | 3 | 4 | 5 | 6;
 
 /** What the worker does with a due key. */
 export const REFRESH_READ = 0;
@@ -175,14 +179,22 @@ export const DEMAND: Policy = {
   name: 'demand',
   label: 'demand-driven (this release)',
   call(state, key, now) {
-    if (remembers(state, key, now) && !((state.checkAt[key] as number) <= now)) return MEMORY;
+    const remembered = remembers(state, key, now);
+    if (remembered && !((state.checkAt[key] as number) <= now)) return MEMORY;
     readItem(state, key);
     if (isServable(item, now, MIN_VALIDITY_MS)) {
-      state.heldExpiresAt[key] = stored.expiresAt;
+      // Past the check point with a token in memory, the read and the report run behind the call.
+      if (!remembered) state.heldExpiresAt[key] = stored.expiresAt;
       state.checkAt[key] = nextCheck(now);
-      if (!isUseNews(usedAt(state, key), stored, now)) return TABLE;
-      state.lastRequestedAt[key] = now;
-      return TABLE_REPORT;
+      const news = isUseNews(usedAt(state, key), stored, now);
+      if (news) state.lastRequestedAt[key] = now;
+      if (remembered) return news ? MEMORY_CHECK_REPORT : MEMORY_CHECK;
+      return news ? TABLE_REPORT : TABLE;
+    }
+    if (remembered) {
+      // A background check that finds nothing servable changes nothing: memory still answers.
+      state.checkAt[key] = Number.NaN;
+      return MEMORY_CHECK;
     }
     state.issue(key, now, true);
     state.heldExpiresAt[key] = stored.expiresAt;

@@ -12,6 +12,8 @@ import {
   IDLE_GAP_MS,
   KeyState,
   MEMORY,
+  MEMORY_CHECK,
+  MEMORY_CHECK_REPORT,
   MINT_HUB,
   MINT_SERVED,
   type Policy,
@@ -67,6 +69,8 @@ const SOURCE_OF: Readonly<Record<CallOutcome, Source>> = {
   [TABLE_REPORT]: 'table',
   [MINT_HUB]: 'mint',
   [MINT_SERVED]: 'mintServed',
+  [MEMORY_CHECK]: 'memory',
+  [MEMORY_CHECK_REPORT]: 'memory',
 };
 
 export interface SimulationOptions {
@@ -152,9 +156,21 @@ export function simulateDay(population: Population, policy: Policy, options: Sim
       return;
     }
     counts.consumerReads += 1;
+    if (outcome === MEMORY_CHECK || outcome === MEMORY_CHECK_REPORT) {
+      into.calls.memory += 1;
+      if (outcome === MEMORY_CHECK_REPORT) {
+        counts.useReports += 1;
+        counts.mintsServed += 1;
+      }
+      return;
+    }
     if (outcome === TABLE || outcome === TABLE_REPORT) {
       into.calls.table += 1;
-      if (outcome === TABLE_REPORT) counts.useReports += 1;
+      // The report is an Event Invoke of the mint, which serves the stored token and records the use.
+      if (outcome === TABLE_REPORT) {
+        counts.useReports += 1;
+        counts.mintsServed += 1;
+      }
       return;
     }
     into.calls.mint += 1;

@@ -15,9 +15,9 @@ export const OPERATIONS = {
   retire: 'retire of an unused key',
   mintNew: 'mint on demand of a new key',
   mintExpired: 'mint on demand of an expired key',
-  mintServed: "mint serving the stored token, recording its use (the previous consumer's hourly call)",
+  mintServed:
+    "mint serving the stored token, recording its use (a consumer's use report, an Event Invoke; the previous consumer's hourly call)",
   consumerRead: "consumer's GetItem",
-  useReport: "consumer's use report",
   sweepEmpty: 'sweep run with no due key (8 shard Queries)',
   sweepPerDueKey: 'sweep, per due key found',
 } as const;
@@ -46,7 +46,6 @@ export const FALLBACK_UNITS: Readonly<Record<Operation, Units>> = {
   mintExpired: { readUnits: 1, writeUnits: 6 },
   mintServed: { readUnits: 1, writeUnits: 2 },
   consumerRead: { readUnits: 0.5, writeUnits: 0 },
-  useReport: { readUnits: 0, writeUnits: 2 },
   sweepEmpty: { readUnits: 4, writeUnits: 0 },
   sweepPerDueKey: { readUnits: 0, writeUnits: 0 },
 };

@@ -133,6 +133,8 @@ export class DynamoCounter {
 function indexUnits(expression: unknown): number {
   if (typeof expression !== 'string') return 0;
   const [set = '', remove = ''] = expression.split(/\bREMOVE\b/);
+  // Set only where absent (a recorded use re-filing a retired key): almost always present, no move.
+  if (/\bdueAt\s*=\s*if_not_exists\b/.test(set)) return 0;
   if (/\bdueAt\s*=/.test(set)) return 2;
   if (/\bdueAt\b/.test(remove)) return 1;
   return 0;

@@ -543,7 +543,7 @@ class TokenClient:
             return None
         check_at = _use_check_at(issued_at, expires_at)
         if now >= check_at and (last_requested is None or last_requested < check_at):
-            self._report_use(request, check_at, now)
+            self._report_use(request)
         self._remember_check(request.memory_key, issued_at, expires_at, now)
         return AccessToken(access_token, expires_at, granted, "table")
 
@@ -554,23 +554,17 @@ class TokenClient:
         else:
             self._check_at.pop(key, None)
 
-    def _report_use(self, request: _Request, check_at: int, now: int) -> None:
-        """Rule 4: one UpdateItem of lastRequestedAt alone, once per token across all consumers.
+    def _report_use(self, request: _Request) -> None:
+        """Rule 4: an asynchronous Invoke of the mint function with the request; it records the use.
 
-        Any failure is ignored: a lost report costs at most one mint later, never this call's token.
+        Lambda accepts an ``Event`` invocation at once, so the caller hardly waits. Any failure is
+        ignored: a lost report costs at most one mint later, never this call's token.
         """
         try:
-            self.dynamodb.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": request.pk}, "sk": {"S": request.sk}},
-                UpdateExpression="SET #lastRequestedAt = :now",
-                ConditionExpression=(
-                    "attribute_exists(#pk) AND "
-                    "(attribute_not_exists(#lastRequestedAt) OR #lastRequestedAt <= :staleBefore)"
-                ),
-                ExpressionAttributeNames={"#pk": "pk", "#lastRequestedAt": "lastRequestedAt"},
-                ExpressionAttributeValues={":now": {"N": str(now)}, ":staleBefore": {"N": str(check_at - 1)}},
-                ReturnValues="NONE",
+            self.lambda_client.invoke(
+                FunctionName=self.mint_function_name,
+                InvocationType="Event",
+                Payload=json.dumps(request.payload).encode("utf-8"),
             )
         except (ClientError, BotoCoreError):
             pass

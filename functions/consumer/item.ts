@@ -1,19 +1,11 @@
 /**
  * Reads the token item with one GetItem that projects only the attributes a consumer may read (IAM
- * allows no others, and never the refresh token), and reports a use of its token with one UpdateItem
- * of `lastRequestedAt` alone (IAM allows no other attribute). Whether it can be served and when a use
- * is worth reporting are the broker's own rules (functions/core/lifecycle/serve.ts). A tiny
- * hand-written reader of DynamoDB's attribute values keeps lib-dynamodb out of the bundle.
+ * allows no others, and never the refresh token). Whether it can be served is the broker's own rule
+ * (functions/core/lifecycle/serve.ts). A tiny hand-written reader of DynamoDB's attribute values
+ * keeps lib-dynamodb out of the bundle.
  */
-import {
-  type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DependencyUnavailableError, HubUnavailableError, InvalidRequestError } from '../core/errors.js';
-import { useCheckAt } from '../core/lifecycle/serve.js';
-import { allOf, ItemUpdate, WHEN } from '../core/store/expressions.js';
 import type { TokenKey } from '../core/store/key.js';
 import type { StoredToken } from '../core/store/record.js';
 import { ATTR, READABLE_ATTRIBUTES } from '../core/store/schema.js';
@@ -120,36 +112,4 @@ export async function readToken(
     );
   }
   return item === undefined ? undefined : parseReadableItem(item, key);
-}
-
-/**
- * Reports that the token issued at `token.issuedAt` is in use, so the broker refreshes the key ahead
- * instead of leaving it to expire. Written only if the item exists and no use since the token's check
- * point is stored yet: containers sharing a key report it once per token, and a report never moves
- * the recorded use back. Throws the SDK's error; a failed condition is the SDK's
- * ConditionalCheckFailedException.
- */
-export async function reportUse(
-  dynamodb: DynamoDBClient,
-  tableName: string,
-  key: TokenKey,
-  token: { readonly issuedAt: number; readonly expiresAt: number },
-  now: number,
-): Promise<void> {
-  const update = new ItemUpdate()
-    .set(ATTR.lastRequestedAt, { N: String(now) })
-    .when(allOf(WHEN.itemExists, WHEN.useIsStale), { staleBefore: { N: String(useCheckAt(token) - 1) } })
-    .build();
-  await dynamodb.send(
-    new UpdateItemCommand({
-      TableName: tableName,
-      Key: { pk: { S: key.pk }, sk: { S: key.sk } },
-      UpdateExpression: update.UpdateExpression,
-      ConditionExpression: update.ConditionExpression,
-      ExpressionAttributeNames: update.ExpressionAttributeNames,
-      ExpressionAttributeValues: update.ExpressionAttributeValues as Record<string, AttributeValue>,
-      // IAM allows no other: ALL_OLD would return the refresh token.
-      ReturnValues: 'NONE',
-    }),
-  );
 }

@@ -119,3 +119,24 @@ export async function invokeMint(
   if (output.FunctionError !== undefined) throw parseFunctionError(answer, functionName);
   return parseMintResponse(answer);
 }
+
+/**
+ * Tells the broker that a token is in use, so that it refreshes the key ahead: an asynchronous Invoke
+ * (`Event`) of the mint function with the caller's own request, which Lambda accepts at once and the
+ * mint answers by recording the use (it serves the stored token past its check point:
+ * functions/core/token-service.ts). Consumers have no write access to the table; the mint also holds
+ * the report to the consumer's grant. Throws the SDK's error.
+ */
+export async function reportUse(
+  lambda: LambdaClient,
+  functionName: string,
+  payload: MintPayload,
+): Promise<void> {
+  await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: 'Event',
+      Payload: new TextEncoder().encode(JSON.stringify(payload)),
+    }),
+  );
+}

@@ -5,18 +5,18 @@
  *   3. one synchronous Invoke of the mint function otherwise: no token, expiring, revoked or an
  *      unknown status.
  * The broker refreshes a key ahead only while its token is used after half its life
- * (functions/core/lifecycle/serve.ts `useCheckAt`). So the first call after that point reads the item
- * again (2) and, if nobody reported a use yet, reports one: an UpdateItem of `lastRequestedAt`
- * alone, sent without making the caller wait for it. Memory alone never touches the network.
+ * (functions/core/lifecycle/serve.ts `useCheckAt`). So the first call after that point starts, in
+ * the background, one read of the item and, if nobody reported a use yet, an asynchronous Invoke of
+ * the mint function that reports one; the call itself is answered from memory and waits for
+ * neither.
  * Concurrent callers for one key share one lookup (2 and 3) and one forced re-mint. Memory is
  * bounded: expired tokens are dropped, and past maxCachedTokens keys the least recently used goes.
  */
 
 import { isServable, isUseNews, lasts, useCheckAt } from '../core/lifecycle/serve.js';
-import type { TokenKey } from '../core/store/key.js';
 import { tokenSha256 } from '../core/token-hash.js';
-import { type ReadableItem, readToken, reportUse } from './item.js';
-import { invokeMint } from './mint.js';
+import { type ReadableItem, readToken } from './item.js';
+import { invokeMint, reportUse } from './mint.js';
 import { type ResolvedOptions, resolveOptions, type TokenClientOptions } from './options.js';
 import {
   type AccessTokenRequest,
@@ -65,10 +65,8 @@ export class TokenClient {
   /** In order of use, least recent first: a Map iterates in insertion order, and a use re-inserts. */
   readonly #slots = new Map<string, Slot>();
   #sweptAt = Number.NEGATIVE_INFINITY;
-  /** Set once the table refuses a use report (a grant from before use reports): not tried again. */
-  #reportsDenied = false;
-  /** Use reports still in flight, for `flush`. */
-  readonly #reports = new Set<Promise<void>>();
+  /** Checks of a token's use (a read, maybe a report) still in flight, for `flush`. */
+  readonly #checks = new Set<Promise<void>>();
 
   constructor(options: TokenClientOptions = {}) {
     this.#options = resolveOptions(options);
@@ -78,7 +76,8 @@ export class TokenClient {
     const resolved = this.#resolve(request);
     const slot = this.#slot(resolved.id);
     const cached = slot.token;
-    if (cached !== undefined && this.#lasts(cached, resolved) && !this.#checkDue(slot)) {
+    if (cached !== undefined && this.#lasts(cached, resolved)) {
+      if (this.#checkDue(slot)) this.#checkInBackground(slot, resolved);
       return { ...cached, source: 'memory' };
     }
 
@@ -114,12 +113,13 @@ export class TokenClient {
   }
 
   /**
-   * Waits for the use reports still in flight (they are sent without making a caller wait), e.g.
-   * before a process exits or an injected SDK client is closed. A Lambda function need not call it:
-   * a report interrupted by a frozen container is finished when it thaws, or costs one mint later.
+   * Waits for the use checks still in flight (a read and maybe a report, made without making a caller
+   * wait), e.g. before a process exits or an injected SDK client is closed. A Lambda function need
+   * not call it: a check interrupted by a frozen container is finished when it thaws, or costs one
+   * mint later.
    */
   async flush(): Promise<void> {
-    await Promise.all([...this.#reports]);
+    await Promise.all([...this.#checks]);
   }
 
   /** Closes the SDK clients this client made itself; injected ones are left to their owner. */
@@ -132,7 +132,7 @@ export class TokenClient {
     const stored = await readToken(this.#options.dynamodb, this.#options.tableName, request.key);
     if (this.#servable(stored, request)) {
       const { accessToken, expiresAt, grantedScopes } = stored.token;
-      if (slot.generation === generation) this.#noteUse(slot, request.key, stored);
+      if (slot.generation === generation) this.#noteUse(slot, request, stored);
       const token: AccessToken = {
         accessToken,
         tokenType: 'Bearer',
@@ -173,7 +173,7 @@ export class TokenClient {
     return stored !== undefined && isServable(stored, this.#options.clock(), request.minValidityMs);
   }
 
-  /** The token in memory has reached its check point: read the item again before serving it. */
+  /** The token in memory has reached its check point: its use is to be checked on. */
   #checkDue(slot: Slot): boolean {
     return slot.checkAt !== undefined && this.#options.clock() >= slot.checkAt;
   }
@@ -184,26 +184,42 @@ export class TokenClient {
   }
 
   /**
+   * Reads the item behind a remembered token past its check point, and reports the use if nobody has,
+   * while the caller is served from memory. Once per token: a failed read is not retried (it costs at
+   * most one mint later), and never reaches a caller.
+   */
+  #checkInBackground(slot: Slot, request: ResolvedRequest): void {
+    slot.checkAt = undefined;
+    const generation = slot.generation;
+    this.#track(
+      readToken(this.#options.dynamodb, this.#options.tableName, request.key).then((stored) => {
+        if (slot.generation === generation && this.#servable(stored, request))
+          this.#noteUse(slot, request, stored);
+      }),
+    );
+  }
+
+  /**
    * After a read of the item: report a use of its token when nobody has since its check point, else
-   * remember when to check. The report is not awaited: the caller has its token, and a lost report
-   * costs at most one mint on demand later. A refusal by IAM (a grant from before use reports)
-   * stops further reports; any other failure is left to the next token.
+   * remember when to check. The report is an asynchronous Invoke of the mint, not awaited: the caller
+   * has its token, and a lost report costs at most one mint on demand later.
    */
   #noteUse(
     slot: Slot,
-    key: TokenKey,
+    request: ResolvedRequest,
     stored: ReadableItem & { readonly token: NonNullable<ReadableItem['token']> },
   ): void {
-    const now = this.#options.clock();
     const { token } = stored;
     slot.checkAt = this.#nextCheck(token.issuedAt, token.expiresAt);
-    if (this.#reportsDenied || !isUseNews(stored.lastRequestedAt, token, now)) return;
-    const { dynamodb, tableName } = this.#options;
-    const report = reportUse(dynamodb, tableName, key, token, now).catch((error: unknown) => {
-      if (error instanceof Error && error.name === 'AccessDeniedException') this.#reportsDenied = true;
-    });
-    this.#reports.add(report);
-    void report.then(() => this.#reports.delete(report));
+    if (!isUseNews(stored.lastRequestedAt, token, this.#options.clock())) return;
+    this.#track(reportUse(this.#options.lambda, this.#options.mintFunctionName, request.payload));
+  }
+
+  /** Keeps a background promise for `flush`, its failure swallowed: nothing in it is the caller's. */
+  #track(work: Promise<void>): void {
+    const tracked = work.catch(() => undefined);
+    this.#checks.add(tracked);
+    void tracked.then(() => this.#checks.delete(tracked));
   }
 
   #lasts(token: AccessToken, request: ResolvedRequest): boolean {

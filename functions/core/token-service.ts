@@ -61,8 +61,8 @@ const OBSERVED_EXCHANGES = 16;
 
 export interface GetTokenHooks {
   /**
-   * Called when the key has no item of the broker's yet, before anything is written for it;
-   * throwing refuses the request (the mint function's per-grant ceiling on new keys).
+   * Called when the key has no item yet, before anything is written for it; throwing refuses the
+   * request (the mint function's per-grant ceiling on new keys).
    */
   readonly onNewKey?: () => void;
 }
@@ -92,9 +92,7 @@ export class TokenService {
     const bearer = request.scopes.bearer;
 
     let record = await store.get(key, { consistent: true });
-    // An item without the identity a mint writes was never the broker's: a consumer's use report
-    // can create one (IAM cannot enforce the report's condition), and must not skirt the ceiling.
-    if (record === undefined || record.scopes.length === 0) hooks.onNewKey?.();
+    if (record === undefined) hooks.onNewKey?.();
     const attempt = startMintAttempt(
       record,
       { minValidityMs: minValiditySeconds * 1000, forceRefresh: request.forceRefresh ?? false },

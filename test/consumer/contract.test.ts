@@ -22,7 +22,6 @@ import {
   ScopeNotGrantedError,
   type TokenClient,
 } from '../../functions/consumer/index.js';
-import { USE_REPORT_ATTRIBUTES } from '../../functions/core/store/schema.js';
 import { toWireError } from '../../functions/core/wire-error.js';
 import { type LocalDynamoDB, startLocalDynamoDB } from '../../local/dynamodb.js';
 import { type LambdaEndpoint, startLambdaEndpoint } from '../../local/lambda-endpoint.js';
@@ -316,42 +315,50 @@ describe('reading the item', () => {
     expect(received).toEqual([]);
   });
 
-  it('past the check point serves the item and reports the use: lastRequestedAt alone, no return values', async () => {
-    // Never recorded, or recorded before the check point: both are news.
+  it('past the check point serves the item and reports the use: an asynchronous Invoke with the request, nothing written', async () => {
+    // Never recorded, or recorded before the check point: both are news. After it: no report.
     const { lastRequestedAt: _, ...neverUsed } = goodItem({ issuedAt: { N: String(NOW - 300_000) } });
     const usedEarlier = goodItem({ issuedAt: { N: String(NOW - 300_000) } });
-    for (const item of [neverUsed, usedEarlier]) {
+    const reported = goodItem({
+      issuedAt: { N: String(NOW - 300_000) },
+      lastRequestedAt: { N: String(NOW) },
+    });
+    for (const [item, reports] of [
+      [neverUsed, 1],
+      [usedEarlier, 1],
+      [reported, 0],
+    ] as const) {
       await putItem(item);
-      const reports: Record<string, unknown>[] = [];
-      const dynamodb = new DynamoDBClient({ endpoint: dynamo.endpoint, ...LOCAL });
-      clients.push(dynamodb);
-      dynamodb.middlewareStack.add(
-        (next, context) => async (args) => {
-          if (context.commandName === 'UpdateItemCommand')
-            reports.push(args.input as Record<string, unknown>);
+      received = [];
+      const invocations: Record<string, unknown>[] = [];
+      const lambda = new LambdaClient({ endpoint: endpoint.url, ...LOCAL, maxAttempts: 1 });
+      clients.push(lambda);
+      lambda.middlewareStack.add(
+        (next) => async (args) => {
+          invocations.push(args.input as Record<string, unknown>);
           return next(args);
         },
-        { step: 'initialize', name: 'recordReports' },
+        { step: 'initialize', name: 'recordInvocations' },
       );
-      const client = consumer({ dynamodb });
+      const client = consumer({ lambda });
       expect(await client.getAccessToken(ITEMS_READ)).toMatchObject({
         accessToken: 'stored-token',
         source: 'table',
       });
       await client.flush();
-      expect(received).toEqual([]);
-      expect(reports).toHaveLength(1);
-      const [report] = reports;
-      expect(report?.ReturnValues).toBe('NONE');
-      expect(Object.values(report?.ExpressionAttributeNames as Record<string, string>).sort()).toEqual(
-        [...USE_REPORT_ATTRIBUTES].filter((name) => name !== 'sk').sort(),
-      );
-      const stored = await fullItem();
-      expect(stored?.lastRequestedAt).toEqual({ N: String(NOW) });
-      // Nothing else changed: the token, its refresh token and its version are as they were.
-      expect(stored?.accessToken).toEqual({ S: 'stored-token' });
-      expect(stored?.refreshToken).toEqual({ S: 'stored-refresh-token' });
-      expect(stored?.version).toEqual({ N: '3' });
+      await expect.poll(() => received.length).toBe(reports);
+      expect(invocations.map(({ InvocationType }) => InvocationType)).toEqual(Array(reports).fill('Event'));
+      if (reports === 1) {
+        expect(received).toEqual([
+          { organizationId: ORG, scopes: ['warehouse.items.r'], client: 'default', minValiditySeconds: 60 },
+        ]);
+      }
+      // Nothing written: the item is as it was put.
+      expect(await fullItem()).toEqual({
+        pk: { S: ITEMS_READ_KEY.pk },
+        sk: { S: ITEMS_READ_KEY.sk },
+        ...item,
+      });
     }
   });
 

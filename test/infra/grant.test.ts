@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONSUMER_ENV } from '../../functions/core/env.js';
-import { ATTR, READABLE_ATTRIBUTES, USE_REPORT_ATTRIBUTES } from '../../functions/core/store/schema.js';
+import { ATTR, READABLE_ATTRIBUTES } from '../../functions/core/store/schema.js';
 import { ZaikioTokenBrokerStack } from '../../infra/broker-stack.js';
 import { readContext } from '../../infra/context.js';
 import { ZaikioTokenBroker } from '../../infra/zaikio-token-broker.js';
@@ -82,19 +82,6 @@ const getItem = (attributes: readonly string[] | undefined, pk = `Org/${ORG}`): 
   },
 });
 
-const reportUse = (
-  attributes: readonly string[],
-  options: { readonly pk?: string; readonly returnValues?: string } = {},
-): Request => ({
-  action: 'dynamodb:UpdateItem',
-  resource: table(),
-  context: {
-    'dynamodb:LeadingKeys': [options.pk ?? `Org/${ORG}`],
-    'dynamodb:Attributes': attributes,
-    ...(options.returnValues === undefined ? {} : { 'dynamodb:ReturnValues': options.returnValues }),
-  },
-});
-
 describe('grantTokenAccess', () => {
   it('returns a successful grant on the consumer', () => {
     expect(grant.success).toBe(true);
@@ -107,31 +94,6 @@ describe('grantTokenAccess', () => {
     expect(evaluate(unlimited, getItem(READABLE_ATTRIBUTES, `Per/${OTHER_ORG}`))).toBe('allow');
   });
 
-  it('lets a consumer report a use of its bearers’ tokens: lastRequestedAt alone, nothing returned', () => {
-    expect(evaluate(limited, reportUse(USE_REPORT_ATTRIBUTES))).toBe('allow');
-    expect(evaluate(limited, reportUse(USE_REPORT_ATTRIBUTES, { returnValues: 'NONE' }))).toBe('allow');
-    expect(evaluate(limited, reportUse(USE_REPORT_ATTRIBUTES, { pk: `Org/${OTHER_ORG}` }))).toBe('deny');
-    expect(evaluate(unlimited, reportUse(USE_REPORT_ATTRIBUTES, { pk: `Org/${OTHER_ORG}` }))).toBe('allow');
-    for (const statements of [limited, unlimited]) {
-      // ALL_OLD or ALL_NEW would hand back the refresh token.
-      for (const returnValues of ['ALL_OLD', 'ALL_NEW', 'UPDATED_OLD']) {
-        expect(evaluate(statements, reportUse(USE_REPORT_ATTRIBUTES, { returnValues }))).toBe('deny');
-      }
-      for (const attribute of [
-        ATTR.accessToken,
-        ATTR.expiresAt,
-        ATTR.status,
-        ATTR.refreshToken,
-        ATTR.dueAt,
-      ]) {
-        expect(evaluate(statements, reportUse([...USE_REPORT_ATTRIBUTES, attribute]))).toBe('deny');
-      }
-      expect(evaluate(statements, { ...reportUse(USE_REPORT_ATTRIBUTES), action: 'dynamodb:PutItem' })).toBe(
-        'deny',
-      );
-    }
-  });
-
   it('never lets a consumer read the refresh token or the lease bookkeeping', () => {
     for (const statements of [limited, unlimited]) {
       expect(evaluate(statements, getItem([...READABLE_ATTRIBUTES, ATTR.refreshToken]))).toBe('deny');
@@ -141,7 +103,6 @@ describe('grantTokenAccess', () => {
       expect(evaluate(statements, getItem(undefined))).toBe('deny');
       // The policy names every readable attribute and nothing else.
       const allowed = statements
-        .filter((statement) => actionsOf(statement).includes('dynamodb:GetItem'))
         .flatMap((statement) => Object.values(statement.Condition ?? {}))
         .flatMap((keys) => (keys as Record<string, unknown>)['dynamodb:Attributes'] ?? []);
       expect([...(allowed as string[])].sort()).toEqual([...READABLE_ATTRIBUTES].sort());
@@ -222,7 +183,7 @@ describe('grantTokenAccess', () => {
       expect(
         statements
           .flatMap(actionsOf)
-          .filter((action) => !/^(dynamodb:GetItem|dynamodb:UpdateItem|lambda:InvokeFunction)$/.test(action)),
+          .filter((action) => !/^(dynamodb:GetItem|lambda:InvokeFunction)$/.test(action)),
       ).toEqual(
         // The inline consumer's own log permissions come from its managed policy, not from the grant.
         [],
@@ -362,7 +323,6 @@ describe('example consumer', () => {
     );
     expect(statements.flatMap(actionsOf).sort()).toEqual([
       'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
       'lambda:InvokeFunction',
       'logs:CreateLogStream',
       'logs:PutLogEvents',

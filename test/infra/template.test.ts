@@ -191,9 +191,13 @@ describe('table', () => {
     const [statement] = table?.Properties.ResourcePolicy.PolicyDocument.Statement ?? [];
     expect(statement.Effect).toBe('Deny');
     expect(statement.Principal).toEqual({ AWS: '*' });
-    // UpdateItem is limited by attribute instead (the consumers' use report): test/infra/tokens-table.test.ts.
     expect(statement.Action).toEqual(
-      expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']),
+      expect.arrayContaining([
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:BatchWriteItem',
+      ]),
     );
     expect(statement.Condition.ArnNotEquals['aws:PrincipalArn']).toEqual([
       {

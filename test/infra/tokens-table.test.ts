@@ -8,19 +8,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { ATTR, TABLE, USE_REPORT_ATTRIBUTES } from '../../functions/core/store/schema.js';
+import { ATTR, TABLE } from '../../functions/core/store/schema.js';
 import { TokensTable } from '../../infra/tokens-table.js';
-import {
-  actionsOf,
-  evaluate,
-  newApp,
-  type PolicyStatement,
-  type Request,
-  statementsOfRole,
-} from './support.js';
-
-/** An identity policy allowing everything: what is left denied is the resource policy's doing. */
-const ALLOW_ALL: PolicyStatement = { Effect: 'Allow', Action: '*', Resource: '*' };
+import { actionsOf, evaluate, newApp, statementsOfRole } from './support.js';
 
 interface Synthesized {
   readonly stack: Stack;
@@ -106,8 +96,6 @@ describe('TokensTable', () => {
     }>;
     expect(statements.map(({ Sid }) => Sid)).toEqual([
       'OnlyTheBrokerWritesTokens',
-      'OthersUpdateOnlyTheUseReport',
-      'OthersUpdateWithoutReturnValues',
       'OnlyTheBrokerReadsRefreshTokens',
       'OthersReadOnlyNamedAttributes',
       'OnlyTheBrokerChecksConditions',
@@ -115,8 +103,8 @@ describe('TokensTable', () => {
     for (const statement of statements) {
       expect(statement).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
     }
-    const [writes, , , refreshTokens, named, conditionChecks] = statements;
-    expect(writes?.Action).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:DeleteItem']));
+    const [writes, refreshTokens, named, conditionChecks] = statements;
+    expect(writes?.Action).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem']));
     expect(writes?.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': [arn(roles.writer)] } });
     const brokerRoles = [arn(roles.writer), arn(roles.sweeper)];
     expect(refreshTokens?.Condition).toEqual({
@@ -130,32 +118,6 @@ describe('TokensTable', () => {
     // Its ReturnValuesOnConditionCheckFailure answer is the whole item, whatever the attributes.
     expect(conditionChecks?.Action).toBe('dynamodb:ConditionCheckItem');
     expect(conditionChecks?.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': brokerRoles } });
-  });
-
-  it('lets anyone else update lastRequestedAt alone and get nothing back, and nothing more', () => {
-    const { stack, roles, template } = synth();
-    const [table] = Object.values(template.findResources('AWS::DynamoDB::Table'));
-    const statements = table?.Properties.ResourcePolicy.PolicyDocument.Statement as PolicyStatement[];
-    const writer = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack, roles.writer), 'Arn'] });
-    const update = (principal: string, attributes: readonly string[], returnValues?: string): Request => ({
-      action: 'dynamodb:UpdateItem',
-      resource: '*',
-      context: {
-        'aws:PrincipalArn': principal,
-        'dynamodb:Attributes': attributes,
-        ...(returnValues === undefined ? {} : { 'dynamodb:ReturnValues': returnValues }),
-      },
-    });
-    const denied = (request: Request) => evaluate([...statements, ALLOW_ALL], request) === 'deny';
-    const consumer = JSON.stringify('arn:aws:iam::111122223333:role/consumer');
-    expect(denied(update(consumer, USE_REPORT_ATTRIBUTES))).toBe(false);
-    expect(denied(update(consumer, USE_REPORT_ATTRIBUTES, 'NONE'))).toBe(false);
-    expect(denied(update(consumer, USE_REPORT_ATTRIBUTES, 'ALL_OLD'))).toBe(true);
-    expect(denied(update(consumer, [...USE_REPORT_ATTRIBUTES, ATTR.accessToken]))).toBe(true);
-    expect(denied(update(consumer, [ATTR.pk, ATTR.sk, ATTR.dueAt]))).toBe(true);
-    expect(denied({ ...update(consumer, USE_REPORT_ATTRIBUTES), action: 'dynamodb:PutItem' })).toBe(true);
-    // The broker's own writers write everything.
-    expect(denied(update(writer, [ATTR.accessToken, ATTR.refreshToken], 'ALL_NEW'))).toBe(false);
   });
 
   it('grants a writer GetItem and UpdateItem on the table, and the sweeper Query on the due index only', () => {

@@ -223,12 +223,29 @@ describe('scheduled refresh through the real sweeper and worker handlers', () =>
     expect(kept?.dueAt).toBeUndefined();
     expect(kept?.token).toBeDefined();
     expect((await broker.store.get(used.key, { consistent: true }))?.dueAt).toBeGreaterThan(now);
-    // Still servable until it runs out; then its next user mints, once.
+    // Still servable until it runs out. Asked for past its check point, it is in use after all: the
+    // mint records the use and files the key again at its refresh time, for the next sweep.
     expect((await broker.service.getToken({ scopes: unused.scopes })).outcome).toBe('stored');
-    now += 100_000;
-    expect((await broker.service.getToken({ scopes: unused.scopes })).outcome).toBe('minted');
+    const refiled = await broker.store.get(unused.key, { consistent: true });
+    expect(refiled?.dueAt).toBeLessThanOrEqual(now);
+    expect(refiled?.lastRequestedAt).toBe(now);
+    await tick();
     expect(harness.hub.count()).toBe(2);
-    expect((await broker.store.get(unused.key, { consistent: true }))?.dueAt).toBeGreaterThan(now);
+    expect((await broker.store.get(unused.key, { consistent: true }))?.token?.accessToken).not.toBe(
+      kept?.token?.accessToken,
+    );
+  });
+
+  it('a key left to expire is minted once on its next request', async () => {
+    const { key, scopes } = await mintOne();
+    now += 500_000;
+    await tick();
+    expect((await broker.store.get(key, { consistent: true }))?.dueAt).toBeUndefined();
+    harness.hub.resetCounts();
+    now += 100_000;
+    expect((await broker.service.getToken({ scopes })).outcome).toBe('minted');
+    expect(harness.hub.count()).toBe(1);
+    expect((await broker.store.get(key, { consistent: true }))?.dueAt).toBeGreaterThan(now);
   });
 
   it('stops refreshing a key nobody asked for in idleAfter', async () => {

@@ -6,10 +6,12 @@ import { seededRandom } from '../../bench/support/random.js';
 import { createTokenClient } from '../../functions/consumer/index.js';
 import { scopeSet } from '../../functions/core/scopes.js';
 import { tokenKey } from '../../functions/core/store/key.js';
+import { createMintHandler } from '../../functions/mint/handler.js';
 import { createRefresher, createRefreshHandler } from '../../functions/refresh/handler.js';
 import { createSweepHandler } from '../../functions/sweep/handler.js';
 import { overdueThresholdSeconds } from '../../infra/observability.js';
-import { type Harness, startHarness } from '../support/harness.js';
+import { startLambdaEndpoint } from '../../local/lambda-endpoint.js';
+import { type Harness, startHarness, TEST_CONSUMER } from '../support/harness.js';
 import { silentLogger } from '../support/logs.js';
 import { createTestQueue, refreshQueue } from '../support/queue.js';
 
@@ -63,13 +65,31 @@ describe('a simulated day of scheduled refresh', () => {
         usedPks.add(tokenKey('default', scopes).pk);
       }
     }
-    // The consumers: the real client, reading the table and reporting use. A mint function that
-    // cannot be reached: a key in use that ever needs a mint fails the test.
+    // The consumers: the real client, reading the table and reporting use through the real mint
+    // handler behind the local Lambda endpoint. A key in use that ever needs a token from the mint
+    // (a synchronous Invoke; a use report is an asynchronous one) fails the test.
+    const endpoint = await startLambdaEndpoint({
+      functions: { mint: createMintHandler(() => broker, silentLogger()) },
+    });
+    const invocations = { RequestResponse: 0, Event: 0 };
     const consumerTable = harness.dynamo.client();
-    const lambda = new LambdaClient({ region: 'local', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 });
+    const lambda = new LambdaClient({
+      region: 'local',
+      endpoint: endpoint.url,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    lambda.middlewareStack.add(
+      (next) => async (args) => {
+        const type = (args.input as { InvocationType?: 'RequestResponse' | 'Event' }).InvocationType;
+        invocations[type ?? 'RequestResponse'] += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countInvocations' },
+    );
     const consumers = createTokenClient({
       tableName: harness.config.tableName,
-      mintFunctionName: 'unreachable',
+      mintFunctionName: `mint:${TEST_CONSUMER}`,
       dynamodb: consumerTable,
       lambda,
       clock: () => now,
@@ -113,6 +133,9 @@ describe('a simulated day of scheduled refresh', () => {
         const token = await consumers.getAccessToken({ organizationId, scopes: SCOPES });
         expect(token.source).not.toBe('mint');
       }
+      // The reports land before the next sweep, as they do minutes ahead of it in Lambda.
+      await consumers.flush();
+      await endpoint.settled();
       // Only items under the line come back, so checking every key each tick stays cheap.
       const line = now + settings.minValiditySeconds * 1000;
       const { Items = [], ScannedCount } = await dynamodb.send(
@@ -133,10 +156,14 @@ describe('a simulated day of scheduled refresh', () => {
     dynamodb.destroy();
     await consumers.flush();
     consumerTable.destroy();
+    await endpoint.stop();
     lambda.destroy();
     queue.restore();
 
     expect({ expired, underMinValidity }).toEqual({ expired: 0, underMinValidity: 0 });
+    // Every use report went to the mint, none asked it for a token; about one per key and token.
+    expect(invocations.RequestResponse).toBe(0);
+    expect(invocations.Event).toBeGreaterThan(USED_KEYS * (DAY_MS / (LIFETIME_S * 1000)) * 0.9);
     expect(maxOverdueSeconds).toBeLessThan(overdueThresholdSeconds(settings));
     // The fewest requests the lifetimes require of any refresher that keeps the safety window
     // (the token renewed while two sweeps are still ahead of its expiry): one token per

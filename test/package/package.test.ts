@@ -245,7 +245,6 @@ describe.each([
     );
     expect(statements.flatMap((statement) => statement.Action).sort()).toEqual([
       'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
       'lambda:InvokeFunction',
     ]);
     const [fn] = Object.values(invoices.findResources('AWS::Lambda::Function'));

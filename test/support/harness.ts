@@ -6,11 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { readToken, reportUse } from '../../functions/consumer/item.js';
 import { type Broker, type BrokerDependencies, createBroker } from '../../functions/core/broker.js';
 import type { BrokerConfig } from '../../functions/core/config.js';
+import { useWrite } from '../../functions/core/lifecycle/write.js';
 import { type BrokerSettings, resolveSettings } from '../../functions/core/settings.js';
 import type { TokenKey } from '../../functions/core/store/key.js';
+import { TokenStore } from '../../functions/core/store/token-store.js';
 import { type LocalDynamoDB, startLocalDynamoDB } from '../../local/dynamodb.js';
 import { HubSimulator, type HubSimulatorOptions } from '../../local/hub-simulator/index.js';
 
@@ -42,9 +43,9 @@ export interface Harness {
   /** `config` replaces the harness's configuration, e.g. to change a setting for one broker. */
   broker(deps?: BrokerDependencies & { readonly config?: BrokerConfig }): Broker;
   /**
-   * Reports a use of each key's stored token at `now`, with the consumer client's own read and
-   * report (functions/consumer/item.ts), as a consumer past the token's check point does. A key
-   * whose use is already recorded since is left as it is.
+   * Records a use of each key's stored token at `now`, with the store's own write, as the mint does
+   * when a consumer reports the use past the token's check point. A key whose use is already
+   * recorded since is left as it is.
    */
   reportUse(keys: readonly TokenKey[], now: number): Promise<void>;
   stop(): Promise<void>;
@@ -77,6 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   const brokers: Broker[] = [];
   const reporter = dynamo.client();
+  const store = new TokenStore({ dynamodb: reporter, tableName, dueShards: config.settings.dueShards });
   return {
     dynamo,
     hub,
@@ -98,11 +100,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async reportUse(keys, now) {
       const report = async (key: TokenKey) => {
-        const item = await readToken(reporter, tableName, key);
-        if (item?.token === undefined) return;
-        await reportUse(reporter, tableName, key, item.token, now).catch((error: Error) => {
-          if (error.name !== 'ConditionalCheckFailedException') throw error;
-        });
+        const record = await store.get(key, { consistent: true });
+        if (record?.token === undefined) return;
+        await store.recordUse(key, useWrite(record.token, now, config.settings));
       };
       // 50 at a time, as a client with a bounded socket pool would.
       for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map(report));

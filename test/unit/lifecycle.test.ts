@@ -491,22 +491,22 @@ describe('writes', () => {
     });
   });
 
-  it('a refresh records no use but keeps the item from the last use read, and a token without a refresh token stores none', () => {
+  it('a refresh records no use, and a token without a refresh token stores none', () => {
     const { refreshToken: _, ...withoutRefresh } = hubToken;
-    const write = tokenWrite(withoutRefresh, NOW, D, () => 0.5, { requested: false, lastUsedAt: NOW - 9 });
+    const write = tokenWrite(withoutRefresh, NOW, D, () => 0.5, { requested: false });
     expect(write.refreshToken).toBeUndefined();
     expect(write.use).toBeUndefined();
-    expect(write.purgeAt).toBe(purgeAt(NOW - 9, D));
     expect(write.dueAt).toBe(refreshDueAt(hubToken, D, () => 0.5));
-    expect(tokenWrite(withoutRefresh, NOW, D, () => 0.5, { requested: false }).purgeAt).toBe(purgeAt(NOW, D));
   });
 
-  it('a use keeps the item for purgeAfterMs and is written only if none is stored since the check point', () => {
+  it('a use keeps the item for purgeAfterMs, is written only if none is stored since the check point, and puts a retired key back at its refresh time', () => {
     const token = { issuedAt: NOW - 300 * SECOND, expiresAt: NOW + 300 * SECOND };
     expect(useWrite(token, NOW + SECOND, D)).toEqual({
       at: NOW + SECOND,
       purgeAt: Math.floor((NOW + SECOND + D.purgeAfterMs) / 1000),
       staleBefore: useCheckAt(token) - 1,
+      // No jitter: 2 minutes before expiry.
+      dueAt: NOW + 180 * SECOND,
     });
     expect(purgeAt(1_999, settingsWith({ purgeAfterMs: 0 }))).toBe(1);
   });

@@ -18,8 +18,7 @@ export function tokenWrite(
   now: number,
   settings: BrokerSettings,
   random: () => number,
-  /** `requested`: a caller asked for it (a mint); otherwise `lastUsedAt` is the use the refresher read. */
-  options: { readonly requested: boolean; readonly lastUsedAt?: number | undefined },
+  options: { readonly requested: boolean },
 ): TokenWrite {
   const { accessToken, tokenType, grantedScopes, issuedAt, expiresAt, refreshToken } = token;
   return {
@@ -29,9 +28,7 @@ export function tokenWrite(
         ? undefined
         : { value: refreshToken, trustedUntil: issuedAt + REFRESH_TOKEN_TRUST_MS },
     dueAt: refreshDueAt(token, settings, random),
-    ...(options.requested
-      ? { use: { at: now, purgeAt: purgeAt(now, settings) } }
-      : { purgeAt: purgeAt(options.lastUsedAt ?? now, settings) }),
+    use: options.requested ? { at: now, purgeAt: purgeAt(now, settings) } : undefined,
   };
 }
 
@@ -48,10 +45,17 @@ export function refreshDueAt(token: Lifetime, settings: BrokerSettings, random: 
 
 /**
  * A use of `token` at `now`: the item lives purgeAfterMs longer. Written only when no use since the
- * token's check point is stored (serve.ts `isUseNews`), so a busy key costs one write per token.
+ * token's check point is stored (serve.ts `isUseNews`), so a busy key costs one write per token. A
+ * key the worker retired just before the use came in goes back into the due index, at the token's
+ * refresh time without jitter, so the use is not lost (refresh.ts `isInDemand` then holds).
  */
 export function useWrite(token: Lifetime, now: number, settings: BrokerSettings): UseWrite {
-  return { at: now, purgeAt: purgeAt(now, settings), staleBefore: useCheckAt(token) - 1 };
+  return {
+    at: now,
+    purgeAt: purgeAt(now, settings),
+    staleBefore: useCheckAt(token) - 1,
+    dueAt: refreshDueAt(token, settings, () => 0),
+  };
 }
 
 /** Epoch seconds (the table's TTL attribute): DynamoDB deletes an abandoned item after it. */

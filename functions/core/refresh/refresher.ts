@@ -115,10 +115,7 @@ export class Refresher {
         beforeHubRequest,
       });
       // A write fenced out means another holder took the key: its token stands, ours is dropped.
-      const write = tokenWrite(fetched.token, clock(), settings, this.#random, {
-        requested: false,
-        lastUsedAt: record.lastRequestedAt,
-      });
+      const write = tokenWrite(fetched.token, clock(), settings, this.#random, { requested: false });
       const saved = await store.saveToken(lease, write);
       if (!saved) return { outcome: 'skipped' };
       return { outcome: fetched.fellBack ? 'fell-back' : 'refreshed' };

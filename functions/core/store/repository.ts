@@ -60,6 +60,8 @@ export interface Use {
 /** A use worth writing only when the stored one is older than `staleBefore` (lifecycle `isUseNews`). */
 export interface UseWrite extends Use {
   readonly staleBefore: number;
+  /** The key's place in the due index if it has none (it was retired): lifecycle `useWrite`. */
+  readonly dueAt: number;
 }
 
 export interface TokenWrite {
@@ -70,11 +72,6 @@ export interface TokenWrite {
   readonly dueAt: number;
   /** Set when a caller asked for this token (a mint), not when the refresher renewed it. */
   readonly use?: Use | undefined;
-  /**
-   * Without `use` (a refresh): the item is kept until then, counted from the last recorded use, which
-   * a consumer may have written without touching `purgeAt` (epoch seconds).
-   */
-  readonly purgeAt?: number | undefined;
 }
 
 export interface FailureWrite {

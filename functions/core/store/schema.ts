@@ -56,9 +56,6 @@ export const READABLE_ATTRIBUTES = [
   ATTR.lastRequestedAt,
 ] as const;
 
-/** What a consumer may write: the key's last use, nothing else (functions/consumer/item.ts reportUse). */
-export const USE_REPORT_ATTRIBUTES = [ATTR.pk, ATTR.sk, ATTR.lastRequestedAt] as const;
-
 /** For the local runtime and tests; the CDK construct declares the same shape. */
 export function createTableInput(tableName: string): CreateTableCommandInput {
   return {

@@ -112,8 +112,6 @@ export class TokenStore implements TokenRepository, DueIndex {
         .set(ATTR.refreshTokenExpiresAt, refreshToken.trustedUntil);
     }
     if (use !== undefined) update.set(ATTR.lastRequestedAt, use.at).set(ATTR.purgeAt, use.purgeAt);
-    // Never the use itself: a consumer may record one after the read, and it must stand.
-    else if (write.purgeAt !== undefined) update.set(ATTR.purgeAt, write.purgeAt);
     return this.#fenced(lease, update);
   }
 
@@ -164,6 +162,8 @@ export class TokenStore implements TokenRepository, DueIndex {
     const update = new ItemUpdate()
       .set(ATTR.lastRequestedAt, use.at)
       .set(ATTR.purgeAt, use.purgeAt)
+      .setIfAbsent(ATTR.dueShard, dueShardOf(key, this.#dueShards))
+      .setIfAbsent(ATTR.dueAt, use.dueAt)
       .when(allOf(WHEN.itemExists, WHEN.useIsStale), { staleBefore: use.staleBefore });
     return (await this.#update(key, update, 'NONE')) !== false;
   }
