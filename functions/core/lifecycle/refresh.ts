@@ -13,9 +13,10 @@ export function isIdle(record: TokenRecord, now: number, settings: BrokerSetting
 
 /**
  * Whether a due key is expected to be used before its next token would expire: its current token
- * was used after its check point (serve.ts `useCheckAt`, half way through its life), recorded by a
- * consumer or by the mint. A key whose token nobody used since is left to expire; its next user
- * mints on demand, once. The reasoning is in docs/refresh.md ("Refresh what is used").
+ * was used after its check point (serve.ts `useCheckAt`, half way through its life), as the mint
+ * records it: for a caller's request, or for a consumer's report of a token it keeps in memory. A
+ * key whose token nobody used since is left to expire; its next user mints on demand, once. The
+ * reasoning is in docs/refresh.md ("Refresh what is used").
  *
  * Two cases are refreshed without that evidence: a key without a token (a failed mint's retry:
  * someone asked and got nothing yet), and a token too short-lived for its check point to lie a

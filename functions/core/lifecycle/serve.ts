@@ -44,7 +44,7 @@ export function useCheckAt(token: { readonly issuedAt: number; readonly expiresA
 
 /**
  * Whether a use at `now` is news worth one write: past the token's check point, and no use recorded
- * since. So a key in use costs one use write per token, whoever records it (a consumer or the mint).
+ * since. So a key in use costs the mint one use write per token, however many consumers report it.
  */
 export function isUseNews(
   lastRequestedAt: number | undefined,
