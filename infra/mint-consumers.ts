@@ -3,7 +3,7 @@
  * enforces (functions/core/access.ts), in the mint's environment. docs/deploy.md ("Security")
  * explains why an alias is the caller's identity.
  */
-import { Lazy, Names, Token } from 'aws-cdk-lib';
+import { Duration, Lazy, Names, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, type IConstruct } from 'constructs';
 import { type AccessPolicy, encodeGrants, isConsumerName } from '../functions/core/access.js';
@@ -77,6 +77,10 @@ export class MintConsumers extends Construct {
       aliasName: name,
       version: this.#props.mintFunction.currentVersion,
       description: `Zaikio token broker: the mint function as consumer ${name}`,
+      // Asynchronous invocations are the consumer's use reports: one that failed, or waited past the
+      // token's refresh time, is worth nothing, and a retry would only add load when Lambda is busy.
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(2),
     });
     const consumer: BrokerConsumer = { name, aliasArn: alias.functionArn, alias, policy };
     this.#consumers.set(name, consumer);

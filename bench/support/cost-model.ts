@@ -172,7 +172,7 @@ export interface MonthlyUsage {
   };
   /** The broker's own request units (mint, sweeper, worker), table and index. */
   readonly broker: { readonly readUnits: number; readonly writeUnits: number };
-  /** The consumers' GetItems and use reports: billed to the table's account all the same. */
+  /** The consumers' GetItems: billed to the table's account all the same (their use reports are the mint's). */
   readonly consumers: { readonly readUnits: number; readonly writeUnits: number };
   readonly sqsRequests: number;
   readonly schedulerInvocations: number;
@@ -183,7 +183,7 @@ export interface MonthlyUsage {
 export const COST_LINES = [
   'Lambda (worker, mint, sweeper)',
   'DynamoDB requests (broker)',
-  'DynamoDB requests (consumers: reads, use reports)',
+  "DynamoDB requests (consumers' reads)",
   'DynamoDB storage + PITR',
   'SQS',
   'EventBridge Scheduler',
@@ -239,7 +239,7 @@ export function monthlyCost(usage: MonthlyUsage): MonthlyCost {
   const lines: Record<CostLine, number> = {
     'Lambda (worker, mint, sweeper)': lambdaCost(mint) + lambdaCost(sweep) + lambdaCost(refresh),
     'DynamoDB requests (broker)': dynamoRequestCost(usage.broker),
-    'DynamoDB requests (consumers: reads, use reports)': dynamoRequestCost(usage.consumers),
+    "DynamoDB requests (consumers' reads)": dynamoRequestCost(usage.consumers),
     'DynamoDB storage + PITR': storageCost(usage.storedKeys),
     SQS: usage.sqsRequests * PRICES.sqsRequest,
     'EventBridge Scheduler': usage.schedulerInvocations * PRICES.schedulerInvocation,

@@ -405,12 +405,16 @@ class TokenClient:
         request = self._resolve(organization_id, person_id, scopes, scope, client, min_validity_seconds)
         now = self._now_ms()
         remembered = self._memory.get(request.memory_key)
-        check_at = self._check_at.get(request.memory_key)
-        if (
-            remembered is not None
-            and remembered.expires_at - now >= request.min_validity_ms
-            and (check_at is None or now < check_at)
-        ):
+        if remembered is not None and remembered.expires_at - now >= request.min_validity_ms:
+            check_at = self._check_at.get(request.memory_key)
+            if check_at is not None and now >= check_at:
+                # Rule 4: read the item again and report the use. Never the caller's problem: on any
+                # failure, or an item that is not servable, memory still answers.
+                self._check_at.pop(request.memory_key, None)
+                try:
+                    self._read_table(request, now)
+                except BrokerError:
+                    pass
             return AccessToken(remembered.access_token, remembered.expires_at, remembered.scopes, "memory")
         stored = self._read_table(request, now)
         if stored is not None:
@@ -564,7 +568,7 @@ class TokenClient:
             self.lambda_client.invoke(
                 FunctionName=self.mint_function_name,
                 InvocationType="Event",
-                Payload=json.dumps(request.payload).encode("utf-8"),
+                Payload=json.dumps({**request.payload, "useReport": True}).encode("utf-8"),
             )
         except (ClientError, BotoCoreError):
             pass

@@ -47,6 +47,8 @@ export interface MintPayload {
   readonly minValiditySeconds: number;
   /** The rejected token's SHA-256 (hex); `true` when the client does not know which token it was. */
   readonly forceRefresh?: true | { readonly accessTokenSha256: string };
+  /** A use report, not a request for a token (functions/consumer/mint.ts reportUse). */
+  readonly useReport?: true;
 }
 
 export interface ResolvedRequest {

@@ -119,7 +119,8 @@ export class TokenClient {
    * mint later.
    */
   async flush(): Promise<void> {
-    await Promise.all([...this.#checks]);
+    // A check starts its report only once its read is back: wait until nothing is left.
+    while (this.#checks.size > 0) await Promise.all([...this.#checks]);
   }
 
   /** Closes the SDK clients this client made itself; injected ones are left to their owner. */
@@ -132,7 +133,7 @@ export class TokenClient {
     const stored = await readToken(this.#options.dynamodb, this.#options.tableName, request.key);
     if (this.#servable(stored, request)) {
       const { accessToken, expiresAt, grantedScopes } = stored.token;
-      if (slot.generation === generation) this.#noteUse(slot, request, stored);
+      if (slot.generation === generation) void this.#noteUse(slot, request, stored);
       const token: AccessToken = {
         accessToken,
         tokenType: 'Bearer',
@@ -193,8 +194,8 @@ export class TokenClient {
     const generation = slot.generation;
     this.#track(
       readToken(this.#options.dynamodb, this.#options.tableName, request.key).then((stored) => {
-        if (slot.generation === generation && this.#servable(stored, request))
-          this.#noteUse(slot, request, stored);
+        if (slot.generation !== generation || !this.#servable(stored, request)) return;
+        return this.#noteUse(slot, request, stored);
       }),
     );
   }
@@ -208,18 +209,23 @@ export class TokenClient {
     slot: Slot,
     request: ResolvedRequest,
     stored: ReadableItem & { readonly token: NonNullable<ReadableItem['token']> },
-  ): void {
+  ): Promise<void> {
     const { token } = stored;
     slot.checkAt = this.#nextCheck(token.issuedAt, token.expiresAt);
-    if (!isUseNews(stored.lastRequestedAt, token, this.#options.clock())) return;
-    this.#track(reportUse(this.#options.lambda, this.#options.mintFunctionName, request.payload));
+    if (!isUseNews(stored.lastRequestedAt, token, this.#options.clock())) return Promise.resolve();
+    const report = { ...request.payload, useReport: true } as const;
+    return this.#track(reportUse(this.#options.lambda, this.#options.mintFunctionName, report));
   }
 
   /** Keeps a background promise for `flush`, its failure swallowed: nothing in it is the caller's. */
-  #track(work: Promise<void>): void {
-    const tracked = work.catch(() => undefined);
+  #track(work: Promise<unknown>): Promise<void> {
+    const tracked = work.then(
+      () => undefined,
+      () => undefined,
+    );
     this.#checks.add(tracked);
     void tracked.then(() => this.#checks.delete(tracked));
+    return tracked;
   }
 
   #lasts(token: AccessToken, request: ResolvedRequest): boolean {

@@ -18,6 +18,11 @@ export interface TokenRequest {
    * replaces only a token older than lifecycle's UNNAMED_FORCE_MIN_AGE_MS.
    */
   readonly forceRefresh?: ForceRefresh | undefined;
+  /**
+   * Not a request for a token: the caller uses the stored one past its check point (a consumer's
+   * use report, lifecycle/serve.ts). The mint records the use, and never mints or answers a token.
+   */
+  readonly useReport?: true | undefined;
 }
 
 /** A token as the broker hands it out; the mint response is its JSON form (mint/payload.ts). */

@@ -18,6 +18,7 @@ import type { TokenFetcher } from './fetcher.js';
 import {
   failureWrite,
   hubDeadline,
+  isServable,
   isUseNews,
   leaseTerms,
   type MintAttempt,
@@ -129,6 +130,19 @@ export class TokenService {
   }
 
   /**
+   * A consumer's use report: records the use of the stored token when it is news, and nothing else.
+   * It never takes a lease, mints, or waits: a report that arrives late (Lambda queues asynchronous
+   * invocations) finds either a token to mark or nothing to do. True when a use was written.
+   */
+  async recordReportedUse(request: TokenRequest): Promise<boolean> {
+    const { store, credentials, clock } = this.#options;
+    const key = tokenKey(credentials.resolveClient(request.client), request.scopes);
+    const record = await store.get(key, { consistent: true });
+    if (record === undefined || !isServable(record, clock(), 0)) return false;
+    return this.#recordUseIfNews(record);
+  }
+
+  /**
    * How long ago the holder took the lease it holds (its expiry minus the lease duration, clocks
    * across containers being close), else how long this caller has waited.
    */
@@ -189,12 +203,12 @@ export class TokenService {
    * refreshed ahead instead of left to expire. Checked against the item we just read, so a busy key
    * costs one write per token, not one (failed conditional) write per request.
    */
-  async #recordUseIfNews(record: TokenRecord & { readonly token: StoredToken }): Promise<void> {
+  async #recordUseIfNews(record: TokenRecord & { readonly token: StoredToken }): Promise<boolean> {
     const { store, settings, clock } = this.#options;
     const now = clock();
-    if (!isUseNews(record.lastRequestedAt, record.token, now)) return;
+    if (!isUseNews(record.lastRequestedAt, record.token, now)) return false;
     // Best effort: a failed bookkeeping write must not fail a request that has its token.
-    await store.recordUse(record.key, useWrite(record.token, now, settings)).catch(() => false);
+    return store.recordUse(record.key, useWrite(record, now, settings)).catch(() => false);
   }
 }
 

@@ -20,7 +20,7 @@ import { createLogger, describeError, type EventLogger } from '../core/logger.js
 import { METRIC, METRICS_NAMESPACE } from '../core/metrics.js';
 import { describeKey, tokenKey } from '../core/store/key.js';
 import { toWireError } from '../core/wire-error.js';
-import { type MintResponse, mintResponse, parseMintRequest } from './payload.js';
+import { type MintResponse, mintResponse, parseMintRequest, type UseReportResponse } from './payload.js';
 
 /** What the mint reads of Lambda's context: the ARN, with the alias IAM authorized the caller for. */
 export interface MintContext {
@@ -31,7 +31,7 @@ export function createMintHandler(
   broker: () => Broker,
   logger: EventLogger = createLogger(),
   metrics?: Metrics,
-): (event: unknown, context?: MintContext) => Promise<MintResponse> {
+): (event: unknown, context?: MintContext) => Promise<MintResponse | UseReportResponse> {
   // New keys per consumer in this container (the grant's newKeysPerHour).
   const ledger = new NewKeyLedger();
   return async (event, context) => {
@@ -66,6 +66,13 @@ export function createMintHandler(
       key = describeKey(tokenKey(client, request.scopes));
       const refusal = checkRequest(caller, { client, scopes: request.scopes });
       if (refusal !== undefined) throw refusal;
+      if (request.useReport === true) {
+        // A consumer's use report: recorded or already known, never a mint, never a token in the answer.
+        const recorded = await service.recordReportedUse(request);
+        const outcome = recorded ? 'use-recorded' : 'use-known';
+        logger.info('token request', { consumer, key, outcome, durationMs: clock() - startedAt });
+        return { useRecorded: recorded };
+      }
       const { token, outcome } = await service.getToken(request, {
         onNewKey: () => ledger.admit(caller, clock()),
       });

@@ -19,6 +19,11 @@ export interface MintResponse {
   readonly bearer: Bearer;
 }
 
+/** The answer to a use report (`useReport: true`): whether the use was written; never a token. */
+export interface UseReportResponse {
+  readonly useRecorded: boolean;
+}
+
 const FIELDS = new Set([
   'scope',
   'organizationId',
@@ -27,6 +32,7 @@ const FIELDS = new Set([
   'client',
   'minValiditySeconds',
   'forceRefresh',
+  'useReport',
 ]);
 
 function bad(message: string): InvalidRequestError {
@@ -41,13 +47,23 @@ export function parseMintRequest(event: unknown): TokenRequest {
   const unknown = Object.keys(fields).filter((name) => !FIELDS.has(name));
   if (unknown.length > 0) throw bad(`unknown field(s): ${unknown.join(', ')}`);
 
-  const { client, minValiditySeconds, forceRefresh } = fields;
+  const { client, minValiditySeconds, forceRefresh, useReport } = fields;
   const scopes = parseRequestScopes(fields);
   if (client !== undefined && typeof client !== 'string') throw bad('"client" must be a string');
   if (minValiditySeconds !== undefined && typeof minValiditySeconds !== 'number') {
     throw bad('"minValiditySeconds" must be a number');
   }
-  return { scopes, client, minValiditySeconds, forceRefresh: parseForceRefresh(forceRefresh) };
+  if (useReport !== undefined && typeof useReport !== 'boolean') throw bad('"useReport" must be a boolean');
+  if (useReport === true && forceRefresh !== undefined && forceRefresh !== false) {
+    throw bad('"useReport" reports a token in use; it cannot also force a refresh');
+  }
+  return {
+    scopes,
+    client,
+    minValiditySeconds,
+    forceRefresh: parseForceRefresh(forceRefresh),
+    ...(useReport === true ? { useReport } : {}),
+  };
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;

@@ -350,7 +350,13 @@ describe('reading the item', () => {
       expect(invocations.map(({ InvocationType }) => InvocationType)).toEqual(Array(reports).fill('Event'));
       if (reports === 1) {
         expect(received).toEqual([
-          { organizationId: ORG, scopes: ['warehouse.items.r'], client: 'default', minValiditySeconds: 60 },
+          {
+            organizationId: ORG,
+            scopes: ['warehouse.items.r'],
+            client: 'default',
+            minValiditySeconds: 60,
+            useReport: true,
+          },
         ]);
       }
       // Nothing written: the item is as it was put.

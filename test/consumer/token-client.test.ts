@@ -256,6 +256,31 @@ describe('reporting use past the check point', () => {
     expect(fx.calls.commands).toEqual(['GetItemCommand']);
   });
 
+  it('flush waits for the report a check starts, not only for its read', async () => {
+    const lambda = new LambdaClient({ endpoint: fx.endpoint.url, ...LOCAL, maxAttempts: 1 });
+    let reported = false;
+    lambda.middlewareStack.add(
+      (next) => async (args) => {
+        if ((args.input as { InvocationType?: string }).InvocationType !== 'Event') return next(args);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const result = await next(args);
+        reported = true;
+        return result;
+      },
+      { step: 'initialize', name: 'slowReports' },
+    );
+    try {
+      const consumer = fx.consumer({ lambda });
+      await consumer.getAccessToken(fx.itemsRead);
+      fx.clock.advance(CHECK_POINT + SECOND);
+      await consumer.getAccessToken(fx.itemsRead);
+      await consumer.flush();
+      expect(reported).toBe(true);
+    } finally {
+      lambda.destroy();
+    }
+  });
+
   it('a report that never ends never holds up the caller', async () => {
     const lambda = new LambdaClient({ endpoint: fx.endpoint.url, ...LOCAL, maxAttempts: 1 });
     let reports = 0;

@@ -91,6 +91,17 @@ describe('a consumer of another CDK app, granted organization A through a consum
       (alias) => alias.Properties.Name,
     );
     expect(aliases.sort()).toEqual(['invoices', 'orders']);
+    // Their asynchronous invocations are use reports: no retry, and none older than two minutes.
+    const mintId = brokerStack.getLogicalId(broker.mintFunction.node.defaultChild as never);
+    const asyncConfigs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')).filter(
+      (config) => config.Properties.FunctionName?.Ref === mintId,
+    );
+    // One per alias (the qualifier is the alias's name, taken from its ARN).
+    expect(asyncConfigs).toHaveLength(2);
+    for (const config of asyncConfigs) {
+      expect(config.Properties).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 120 });
+      expect(JSON.stringify(config.Properties.Qualifier)).toMatch(/BrokerConsumers(invoices|orders)/);
+    }
     const mint =
       template.findResources('AWS::Lambda::Function')[
         brokerStack.getLogicalId(broker.mintFunction.node.defaultChild as never)

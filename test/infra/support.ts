@@ -97,8 +97,6 @@ function conditionHolds(operator: string, key: string, expected: unknown, reques
     case 'StringNotEquals':
       // IAM: a negated operator holds when the key is absent.
       return actual === undefined || (typeof actual === 'string' && !wanted.includes(actual));
-    case 'ForAnyValue:StringNotEquals':
-      return values.some((value) => !wanted.includes(value));
     case 'ArnNotEquals': {
       // ARNs in a template are often tokens ({ 'Fn::GetAtt': … }): the request names them as JSON.
       const arns = list(expected as unknown).map((arn) => JSON.stringify(arn));

@@ -10,7 +10,14 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ATTR, TABLE } from '../../functions/core/store/schema.js';
 import { TokensTable } from '../../infra/tokens-table.js';
-import { actionsOf, evaluate, newApp, statementsOfRole } from './support.js';
+import {
+  actionsOf,
+  evaluate,
+  newApp,
+  type PolicyStatement,
+  type Request,
+  statementsOfRole,
+} from './support.js';
 
 interface Synthesized {
   readonly stack: Stack;
@@ -118,6 +125,27 @@ describe('TokensTable', () => {
     // Its ReturnValuesOnConditionCheckFailure answer is the whole item, whatever the attributes.
     expect(conditionChecks?.Action).toBe('dynamodb:ConditionCheckItem');
     expect(conditionChecks?.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': brokerRoles } });
+  });
+
+  it('leaves anyone but the writers no write, whatever their identity policy allows', () => {
+    const { stack, roles, template } = synth();
+    const [table] = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    const statements = table?.Properties.ResourcePolicy.PolicyDocument.Statement as PolicyStatement[];
+    const allowAll: PolicyStatement = { Effect: 'Allow', Action: '*', Resource: '*' };
+    const as = (principal: unknown, action: string): Request => ({
+      action,
+      resource: '*',
+      context: {
+        'aws:PrincipalArn': JSON.stringify(principal),
+        'dynamodb:Attributes': [ATTR.pk, ATTR.sk, ATTR.lastRequestedAt],
+      },
+    });
+    const writer = { 'Fn::GetAtt': [logicalId(stack, roles.writer), 'Arn'] };
+    const administrator = 'arn:aws:iam::111122223333:role/administrator';
+    for (const action of ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']) {
+      expect(evaluate([...statements, allowAll], as(administrator, action))).toBe('deny');
+      expect(evaluate([...statements, allowAll], as(writer, action))).toBe('allow');
+    }
   });
 
   it('grants a writer GetItem and UpdateItem on the table, and the sweeper Query on the due index only', () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../functions/core/broker.js';
 import { UNNAMED_FORCE_MIN_AGE_MS } from '../../functions/core/lifecycle/mint.js';
 import { useCheckAt } from '../../functions/core/lifecycle/serve.js';
+import { useWrite } from '../../functions/core/lifecycle/write.js';
 import { parseScopeString } from '../../functions/core/scopes.js';
 import { tokenKey } from '../../functions/core/store/key.js';
 import { tokenSha256 } from '../../functions/core/token-hash.js';
@@ -28,7 +29,7 @@ const named = (token: MintResponse) => ({ accessTokenSha256: tokenSha256(token.a
 /** Calls the handler and turns a wire error back into the typed error the consumer would see. */
 async function invoke(handler: ReturnType<typeof createMintHandler>, event: unknown): Promise<MintResponse> {
   try {
-    return await handler(event, TEST_CONTEXT);
+    return (await handler(event, TEST_CONTEXT)) as MintResponse;
   } catch (error) {
     if (error instanceof Error) throw fromWire(error.name, error.message);
     throw error;
@@ -297,6 +298,57 @@ describe('mint handler against dynalite and the Hub simulator', () => {
     await invoke(mint, event);
     expect(commands.filter((name) => name === 'UpdateItemCommand')).toHaveLength(1);
     expect((await broker.store.get(key, { consistent: true }))?.lastRequestedAt).toBe(now);
+  });
+
+  it('a use report records the use of the stored token and nothing else: never a mint, never a token', async () => {
+    broker = harness.broker({ clock: () => now });
+    mint = createMintHandler(() => broker, silentLogger());
+    const event = await freshKeyEvent();
+    const report = { ...event, useReport: true };
+    // No item: nothing to mark, and no mint for it.
+    harness.hub.resetCounts();
+    expect(await mint(report, TEST_CONTEXT)).toEqual({ useRecorded: false });
+    expect(harness.hub.count()).toBe(0);
+    await invoke(mint, event);
+    const key = tokenKey('default', parseScopeString(event.scope));
+    const stored = await broker.store.get(key, { consistent: true });
+    if (stored?.token === undefined) throw new Error('no token stored');
+    // Before the check point the use is no news; after it, it is recorded once.
+    now = useCheckAt(stored.token) - 1;
+    expect(await mint(report, TEST_CONTEXT)).toEqual({ useRecorded: false });
+    now = useCheckAt(stored.token) + 1;
+    expect(await mint(report, TEST_CONTEXT)).toEqual({ useRecorded: true });
+    expect(await mint(report, TEST_CONTEXT)).toEqual({ useRecorded: false });
+    expect((await broker.store.get(key, { consistent: true }))?.lastRequestedAt).toBe(now);
+    // A report that arrives once the token has run out mints nothing either.
+    harness.hub.resetCounts();
+    now = stored.token.expiresAt + 1;
+    expect(await mint(report, TEST_CONTEXT)).toEqual({ useRecorded: false });
+    expect(harness.hub.count()).toBe(0);
+    expect((await broker.store.get(key, { consistent: true }))?.token?.accessToken).toBe(
+      stored.token.accessToken,
+    );
+  });
+
+  it('records no use of a token the item no longer holds', async () => {
+    broker = harness.broker({ clock: () => now });
+    mint = createMintHandler(() => broker, silentLogger());
+    const event = await freshKeyEvent();
+    const first = await invoke(mint, event);
+    const key = tokenKey('default', parseScopeString(event.scope));
+    const served = await broker.store.get(key, { consistent: true });
+    if (served?.token === undefined) throw new Error('no token stored');
+    // Replaced between the read and the use's write (an API refused it, a caller forced a refresh).
+    now += UNNAMED_FORCE_MIN_AGE_MS;
+    await invoke(mint, { ...event, forceRefresh: named(first) });
+    now = useCheckAt(served.token) + 1;
+    expect(
+      await broker.store.recordUse(
+        key,
+        useWrite({ token: served.token, version: served.version }, now, broker.config.settings),
+      ),
+    ).toBe(false);
+    expect((await broker.store.get(key, { consistent: true }))?.lastRequestedAt).not.toBe(now);
   });
 
   it('does not ask a failing Hub again for the same key within the backoff', async () => {

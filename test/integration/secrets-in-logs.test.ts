@@ -6,6 +6,7 @@ import { parseScopeString } from '../../functions/core/scopes.js';
 import { tokenKey } from '../../functions/core/store/key.js';
 import { tokenSha256 } from '../../functions/core/token-hash.js';
 import { createMintHandler } from '../../functions/mint/handler.js';
+import type { MintResponse } from '../../functions/mint/payload.js';
 import { CLIENT_SECRET, type Harness, startHarness, TEST_CONTEXT } from '../support/harness.js';
 import { captureOutput } from '../support/logs.js';
 
@@ -30,7 +31,7 @@ describe('logs of the mint paths', () => {
     });
     const remember = async (event: unknown) => {
       try {
-        issued.push((await mint(event, TEST_CONTEXT)).accessToken);
+        issued.push(((await mint(event, TEST_CONTEXT)) as MintResponse).accessToken);
       } catch (error) {
         issued.push(String(error));
       }

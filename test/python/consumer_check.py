@@ -123,6 +123,14 @@ later = make_client(clock=lambda: time.time() + 330)
 step("organization past its check point", lambda: later.get_access_token(**items_read))
 step("organization past its check point again", lambda: later.get_access_token(**items_read))
 
+# A remembered token reaching its check point: memory answers, with the read and the report behind it.
+shift = {"seconds": 0}
+holder = make_client(clock=lambda: time.time() + shift["seconds"])
+holder.get_access_token(**items_read)
+shift["seconds"] = 330
+step("organization remembered past its check point", lambda: holder.get_access_token(**items_read))
+step("organization remembered, checked", lambda: holder.get_access_token(**items_read))
+
 tokens.clear_memory()
 step("organization before the refusal", lambda: tokens.get_access_token(**items_read))
 remembered = tokens.get_access_token(**items_read).access_token

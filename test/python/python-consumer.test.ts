@@ -236,6 +236,16 @@ describe.skipIf(choice.skip !== undefined)('the Python consumer module against t
       calls: { GetItem: 0, UpdateItem: 0, Invoke: 0, other: 0 },
     });
 
+    expect(at('organization remembered past its check point')).toMatchObject({
+      source: 'memory',
+      calls: { GetItem: 1, UpdateItem: 0, Invoke: 1, other: 0 },
+      digest: first.digest,
+    });
+    expect(at('organization remembered, checked')).toMatchObject({
+      source: 'memory',
+      calls: { GetItem: 0, UpdateItem: 0, Invoke: 0, other: 0 },
+    });
+
     expect(at('person first')).toMatchObject({ source: 'mint', scopes: ['zaikio.person.r'] });
     expect(at('person after memory reset')).toMatchObject({
       source: 'table',

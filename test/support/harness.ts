@@ -102,7 +102,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const report = async (key: TokenKey) => {
         const record = await store.get(key, { consistent: true });
         if (record?.token === undefined) return;
-        await store.recordUse(key, useWrite(record.token, now, config.settings));
+        await store.recordUse(
+          key,
+          useWrite({ token: record.token, version: record.version }, now, config.settings),
+        );
       };
       // 50 at a time, as a client with a bounded socket pool would.
       for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map(report));

@@ -236,7 +236,7 @@ describe('serving', () => {
     expect(isUseNews(undefined, token, NOW)).toBe(true);
     expect(isUseNews(NOW - 1, token, NOW + SECOND)).toBe(true);
     expect(isUseNews(NOW, token, NOW + SECOND)).toBe(false);
-    // The use that minted the token is no news at its check point.
+    // The use that minted the token does not count: at its check point a use is news again.
     expect(isUseNews(token.issuedAt, token, NOW)).toBe(true);
   });
 });
@@ -501,12 +501,13 @@ describe('writes', () => {
 
   it('a use keeps the item for purgeAfterMs, is written only if none is stored since the check point, and puts a retired key back at its refresh time', () => {
     const token = { issuedAt: NOW - 300 * SECOND, expiresAt: NOW + 300 * SECOND };
-    expect(useWrite(token, NOW + SECOND, D)).toEqual({
+    expect(useWrite({ token, version: 7 }, NOW + SECOND, D)).toEqual({
       at: NOW + SECOND,
       purgeAt: Math.floor((NOW + SECOND + D.purgeAfterMs) / 1000),
       staleBefore: useCheckAt(token) - 1,
       // No jitter: 2 minutes before expiry.
       dueAt: NOW + 180 * SECOND,
+      version: 7,
     });
     expect(purgeAt(1_999, settingsWith({ purgeAfterMs: 0 }))).toBe(1);
   });
@@ -613,11 +614,19 @@ describe('refreshing a due key', () => {
 
 describe('claiming a due key for refresh', () => {
   const sweptAt = NOW;
+  // A key in use: its token (issued 8 minutes ago, expiring in 2) was used past its check point.
+  const inUse = {
+    accessToken: 'stored',
+    tokenType: 'Bearer',
+    grantedScopes: ['warehouse.items.r'],
+    issuedAt: NOW - 480 * SECOND,
+    expiresAt: NOW + 120 * SECOND,
+  } as const;
   const due = (overrides: Partial<TokenRecord> = {}) =>
     record({
       dueAt: NOW - 10 * SECOND,
-      lastRequestedAt: NOW - 3600 * SECOND,
-      token: undefined,
+      token: inUse,
+      lastRequestedAt: NOW - 60 * SECOND,
       ...overrides,
     });
 
@@ -639,6 +648,8 @@ describe('claiming a due key for refresh', () => {
     expect(refreshClaim(due({ lastRequestedAt: NOW - D.idleAfterMs - 1 }), sweptAt, late, D)).toBe('read');
     const unused = due({ token: record().token, lastRequestedAt: NOW - 600 * SECOND });
     expect(refreshClaim(unused, sweptAt, late, D)).toBe('read');
+    // The same lateness makes a key in use take the lease: its refresh might meet the next sweep.
+    expect(refreshClaim(due(), sweptAt, late, D)).toBe('lease');
     expect(refreshClaim(due({ status: 'revoked' }), sweptAt, NOW, D)).toBe('lease');
   });
 

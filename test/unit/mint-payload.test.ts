@@ -74,6 +74,14 @@ describe('parseMintRequest', () => {
     expect(error.message).toContain('JSON object');
   });
 
+  it('marks a use report, which cannot also force a refresh', () => {
+    const scope = `${ORG}.warehouse.items.r`;
+    expect(parseMintRequest({ scope, useReport: true }).useReport).toBe(true);
+    expect(parseMintRequest({ scope, useReport: false })).not.toHaveProperty('useReport');
+    expect(invalid({ scope, useReport: 'yes' }).message).toContain('"useReport" must be a boolean');
+    expect(invalid({ scope, useReport: true, forceRefresh: true }).message).toContain('cannot also force');
+  });
+
   it('rejects unknown fields, naming each', () => {
     const error = invalid({ scope: `${ORG}.warehouse.items.r`, scopez: [], extra: 1 });
     expect(error.code).toBe('invalid_request');

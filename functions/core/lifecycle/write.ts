@@ -44,17 +44,24 @@ export function refreshDueAt(token: Lifetime, settings: BrokerSettings, random: 
 }
 
 /**
- * A use of `token` at `now`: the item lives purgeAfterMs longer. Written only when no use since the
- * token's check point is stored (serve.ts `isUseNews`), so a busy key costs one write per token. A
- * key the worker retired just before the use came in goes back into the due index, at the token's
- * refresh time without jitter, so the use is not lost (refresh.ts `isInDemand` then holds).
+ * A use at `now` of the token a record served: the item lives purgeAfterMs longer. Written only when
+ * no use since the token's check point is stored (serve.ts `isUseNews`), so a busy key costs one write
+ * per token, and only while the item still holds that token (its `version`). A key the worker retired
+ * just before the use came in goes back into the due index, at the token's refresh time without
+ * jitter, so the use is not lost (refresh.ts `isInDemand` then holds).
  */
-export function useWrite(token: Lifetime, now: number, settings: BrokerSettings): UseWrite {
+export function useWrite(
+  served: { readonly token: Lifetime; readonly version: number },
+  now: number,
+  settings: BrokerSettings,
+): UseWrite {
+  const { token, version } = served;
   return {
     at: now,
     purgeAt: purgeAt(now, settings),
     staleBefore: useCheckAt(token) - 1,
     dueAt: refreshDueAt(token, settings, () => 0),
+    version,
   };
 }
 

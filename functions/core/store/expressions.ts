@@ -33,7 +33,9 @@ export const WHEN = {
   unchangedSinceRead: (ref) =>
     `${ref(ATTR.version)} = :version AND ${ref(ATTR.dueAt)} = :dueAt AND ` +
     `(attribute_not_exists(${ref(ATTR.leaseOwner)}) OR ${ref(ATTR.leaseExpiresAt)} < :readAt)`,
-  /** No use recorded since `:staleBefore`, so a key in use costs one use write per token. */
+  /** The item is the one that was read (every token write and revocation changes it). Needs `:version`. */
+  versionIs: (ref) => `${ref(ATTR.version)} = :version`,
+  /** No use recorded since `:staleBefore` (a token's check point), so a key in use costs one use write per token. */
   useIsStale: (ref) =>
     `(attribute_not_exists(${ref(ATTR.lastRequestedAt)}) OR ${ref(ATTR.lastRequestedAt)} <= :staleBefore)`,
   /**
@@ -101,7 +103,7 @@ export class ItemUpdate {
     return this;
   }
 
-  /** Sets the attribute only where the item has none yet (a mint creating the item). */
+  /** Sets the attribute only where the item has none yet (a mint creating the item, a use re-filing a key). */
   setIfAbsent(attribute: Attribute, value: unknown): this {
     const p = this.#placeholders;
     const name = p.ref(attribute);

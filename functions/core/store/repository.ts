@@ -62,6 +62,8 @@ export interface UseWrite extends Use {
   readonly staleBefore: number;
   /** The key's place in the due index if it has none (it was retired): lifecycle `useWrite`. */
   readonly dueAt: number;
+  /** The version of the item that served the token: a use of a replaced or revoked token is none. */
+  readonly version: number;
 }
 
 export interface TokenWrite {
@@ -104,7 +106,10 @@ export interface TokenRepository {
    * `unused`: only if no use was recorded since the claim's read (false otherwise, a lease kept).
    */
   retire(claim: Lease | ReadClaim, options?: { readonly unused?: boolean }): Promise<boolean>;
-  /** Notes that someone asked for the key, unless a recent use is already recorded. */
+  /**
+   * Notes a use of the token the item held at `use.version`, unless a use since the token's check
+   * point is already recorded; files the key in the due index again if it has left it.
+   */
   recordUse(key: TokenKey, use: UseWrite): Promise<boolean>;
 }
 

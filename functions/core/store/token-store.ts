@@ -164,7 +164,10 @@ export class TokenStore implements TokenRepository, DueIndex {
       .set(ATTR.purgeAt, use.purgeAt)
       .setIfAbsent(ATTR.dueShard, dueShardOf(key, this.#dueShards))
       .setIfAbsent(ATTR.dueAt, use.dueAt)
-      .when(allOf(WHEN.itemExists, WHEN.useIsStale), { staleBefore: use.staleBefore });
+      .when(allOf(WHEN.itemExists, WHEN.useIsStale, WHEN.versionIs), {
+        staleBefore: use.staleBefore,
+        version: use.version,
+      });
     return (await this.#update(key, update, 'NONE')) !== false;
   }
 
