@@ -156,21 +156,17 @@ export function simulateDay(population: Population, policy: Policy, options: Sim
       return;
     }
     counts.consumerReads += 1;
+    if (outcome === TABLE_REPORT || outcome === MEMORY_CHECK_REPORT) {
+      // The report is an Event Invoke of the mint, which serves the stored token and records the use.
+      counts.useReports += 1;
+      counts.mintsServed += 1;
+    }
     if (outcome === MEMORY_CHECK || outcome === MEMORY_CHECK_REPORT) {
       into.calls.memory += 1;
-      if (outcome === MEMORY_CHECK_REPORT) {
-        counts.useReports += 1;
-        counts.mintsServed += 1;
-      }
       return;
     }
     if (outcome === TABLE || outcome === TABLE_REPORT) {
       into.calls.table += 1;
-      // The report is an Event Invoke of the mint, which serves the stored token and records the use.
-      if (outcome === TABLE_REPORT) {
-        counts.useReports += 1;
-        counts.mintsServed += 1;
-      }
       return;
     }
     into.calls.mint += 1;

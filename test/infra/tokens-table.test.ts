@@ -127,7 +127,7 @@ describe('TokensTable', () => {
     expect(conditionChecks?.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': brokerRoles } });
   });
 
-  it('leaves anyone but the writers no write, whatever their identity policy allows', () => {
+  it('leaves anyone but the broker no write and no unnamed or refresh-token read, whatever their identity policy allows', () => {
     const { stack, roles, template } = synth();
     const [table] = Object.values(template.findResources('AWS::DynamoDB::Table'));
     const statements = table?.Properties.ResourcePolicy.PolicyDocument.Statement as PolicyStatement[];
@@ -146,6 +146,25 @@ describe('TokensTable', () => {
       expect(evaluate([...statements, allowAll], as(administrator, action))).toBe('deny');
       expect(evaluate([...statements, allowAll], as(writer, action))).toBe('allow');
     }
+    // Reads: named attributes only, and never the refresh token, for anyone but the broker.
+    const read = (principal: unknown, select: string, attributes: readonly string[]): Request => ({
+      action: 'dynamodb:GetItem',
+      resource: '*',
+      context: {
+        'aws:PrincipalArn': JSON.stringify(principal),
+        'dynamodb:Select': select,
+        'dynamodb:Attributes': attributes,
+      },
+    });
+    const named = [ATTR.pk, ATTR.sk, ATTR.accessToken];
+    expect(evaluate([...statements, allowAll], read(administrator, 'SPECIFIC_ATTRIBUTES', named))).toBe(
+      'allow',
+    );
+    expect(evaluate([...statements, allowAll], read(administrator, 'ALL_ATTRIBUTES', named))).toBe('deny');
+    expect(
+      evaluate([...statements, allowAll], read(administrator, 'SPECIFIC_ATTRIBUTES', [ATTR.refreshToken])),
+    ).toBe('deny');
+    expect(evaluate([...statements, allowAll], read(writer, 'ALL_ATTRIBUTES', named))).toBe('allow');
   });
 
   it('grants a writer GetItem and UpdateItem on the table, and the sweeper Query on the due index only', () => {
